@@ -21,6 +21,7 @@ class APA(NamedTuple):
       candidate_reference: ``d(y, x)``, candidate mixes to aligned reference mixes.
       candidate_anti_reference: ``d(y, x')``, candidate mixes to misaligned mixes.
       reference_anti_reference: ``d(x, x')``.
+
     """
 
     score: jax.Array
@@ -69,6 +70,7 @@ def apa_from_distances(d_y_x: ArrayLike, d_y_xp: ArrayLike, d_x_xp: ArrayLike) -
       1.0
       >>> float(jm.apa_from_distances(2.0, 2.0, 2.0))
       0.5
+
     """
     return _apa_score(jnp.asarray(d_y_x), jnp.asarray(d_y_xp), jnp.asarray(d_x_xp))
 
@@ -114,6 +116,7 @@ def apa(
       >>> ref, anti = rng.normal(size=(300, 4)), rng.normal(2.0, size=(300, 4))
       >>> float(jm.apa(ref, ref, anti).score)
       1.0
+
     """
     _validation.check_choice(precision, "precision", _precision.PRECISIONS)
     y = _as_stats(candidate, "candidate", precision)

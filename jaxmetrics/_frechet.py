@@ -52,6 +52,7 @@ def frechet_distance_from_stats(a: GaussianStats, b: GaussianStats) -> jax.Array
       >>> sx, sy = jm.gaussian_stats(x), jm.gaussian_stats(x + 1.0)
       >>> round(float(jm.frechet_distance_from_stats(sx, sy)), 6)
       4.0
+
     """
     a = _stats.check_stats(a, "a")
     b = _stats.check_stats(b, "b")
@@ -80,9 +81,7 @@ def _frechet_cross_gram(x: jax.Array, y: jax.Array, dtype: Any) -> jax.Array:
 
 @functools.partial(jax.jit, static_argnames=("dtype",))
 def _frechet_via_stats(x: jax.Array, y: jax.Array, dtype: Any) -> jax.Array:
-    return _frechet_from_stats(
-        _stats._gaussian_stats(x, dtype), _stats._gaussian_stats(y, dtype)
-    )
+    return _frechet_from_stats(_stats._gaussian_stats(x, dtype), _stats._gaussian_stats(y, dtype))
 
 
 def _use_cross_gram(n: int, m: int, d: int) -> bool:
@@ -129,6 +128,7 @@ def frechet_distance(x: ArrayLike, y: ArrayLike, *, precision: str = "float64") 
       >>> x = rng.normal(size=(500, 8))
       >>> float(jm.frechet_distance(x, x))
       0.0
+
     """
     x = _validation.check_embeddings(x, "x", min_rows=2, why="to estimate a covariance")
     y = _validation.check_embeddings(y, "y", min_rows=2, why="to estimate a covariance")

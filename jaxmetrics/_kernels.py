@@ -85,9 +85,7 @@ _MEDIAN_MAX_ROWS = 4096
 def _median_pairwise_distance(x: jax.Array, dtype: jnp.dtype) -> jax.Array:
     x = x.astype(dtype)
     if x.shape[0] > _MEDIAN_MAX_ROWS:
-        rows = jax.random.choice(
-            jax.random.key(0), x.shape[0], (_MEDIAN_MAX_ROWS,), replace=False
-        )
+        rows = jax.random.choice(jax.random.key(0), x.shape[0], (_MEDIAN_MAX_ROWS,), replace=False)
         x = x[rows]
     n = x.shape[0]
     sq = jnp.sum(x * x, axis=1)
@@ -118,6 +116,7 @@ def median_pairwise_distance(x: ArrayLike, *, precision: str = "float64") -> jax
       >>> import jaxmetrics as jm
       >>> float(jm.median_pairwise_distance(np.array([[0.0], [1.0], [3.0]])))
       2.0
+
     """
     x = _validation.check_embeddings(x, "x", min_rows=2, why="to form a pair")
     with _precision.precision_scope(precision, _validation.is_traced(x)) as dtype:

@@ -30,6 +30,7 @@ def gram(x: jax.Array) -> jax.Array:
 
     Returns:
       The symmetric ``(d, d)`` Gram matrix.
+
     """
     d = x.shape[1]
     if d <= 2 * _GRAM_BLOCK:
@@ -58,6 +59,7 @@ def symmetric_eigvals(a: jax.Array) -> jax.Array:
 
     Returns:
       The ``d`` eigenvalues (unsorted on CPU).
+
     """
     a = 0.5 * (a + a.T)
     if a.shape[0] < 3:
@@ -92,6 +94,7 @@ def trace_sqrt_product(sigma_x: jax.Array, sigma_y: jax.Array) -> jax.Array:
 
     Returns:
       A non-negative scalar.
+
     """
     sigma_x = 0.5 * (sigma_x + sigma_x.T)
     sigma_y = 0.5 * (sigma_y + sigma_y.T)

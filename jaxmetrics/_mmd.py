@@ -27,6 +27,7 @@ class KernelDistance(NamedTuple):
     Attributes:
       mean: mean over subsets (``kernel_distance_mean`` in audio-metrics).
       std: population standard deviation over subsets (``numpy.std``).
+
     """
 
     mean: jax.Array
@@ -168,6 +169,7 @@ def mmd2(
       >>> x, y = rng.normal(size=(200, 8)), rng.normal(1.0, size=(200, 8))
       >>> float(jm.mmd2(x, y)) > float(jm.mmd2(x, rng.normal(size=(200, 8))))
       True
+
     """
     x = _validation.check_embeddings(x, "x", min_rows=2, why="for an unbiased MMD estimate")
     y = _validation.check_embeddings(y, "y", min_rows=2, why="for an unbiased MMD estimate")
@@ -296,6 +298,7 @@ def numpy_subset_indices(
 
     Returns:
       ``(idx_x, idx_y)``, each ``(num_subsets, subset_size)`` int64.
+
     """
     subset_size = effective_subset_size(n_x, n_y, subset_size)
     rng = np.random.default_rng(seed)
@@ -321,12 +324,17 @@ def _check_indices(indices: Any, n_x: int, n_y: int) -> tuple[np.ndarray, np.nda
     if not (isinstance(indices, tuple) and len(indices) == 2):
         raise TypeError("subset_indices must be a pair (idx_x, idx_y) of integer arrays")
     out = []
-    for name, idx, n in (("subset_indices[0]", indices[0], n_x), ("subset_indices[1]", indices[1], n_y)):
+    for name, idx, n in (
+        ("subset_indices[0]", indices[0], n_x),
+        ("subset_indices[1]", indices[1], n_y),
+    ):
         idx = np.asarray(idx)
         if not np.issubdtype(idx.dtype, np.integer):
             raise TypeError(f"{name} must be integer, got {idx.dtype}")
         if idx.ndim != 2 or idx.shape[1] < 2:
-            raise ValueError(f"{name} must have shape (num_subsets, subset_size >= 2), got {idx.shape}")
+            raise ValueError(
+                f"{name} must have shape (num_subsets, subset_size >= 2), got {idx.shape}"
+            )
         if idx.min() < 0 or idx.max() >= n:
             raise ValueError(f"{name} has indices outside [0, {n})")
         out.append(idx)
@@ -400,6 +408,7 @@ def kernel_distance(
       >>> kd = jm.kernel_distance(x, y, num_subsets=20, subset_size=100)
       >>> float(kd.mean) > 0
       True
+
     """
     x = _validation.check_embeddings(x, "x", min_rows=4, why="to draw subsets")
     y = _validation.check_embeddings(y, "y", min_rows=4, why="to draw subsets")
@@ -439,5 +448,3 @@ def kernel_distance(
             dtype=dtype,
         )
     return (result, values) if return_values else result
-
-

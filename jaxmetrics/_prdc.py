@@ -26,6 +26,7 @@ class PRDC(NamedTuple):
       recall: fraction of references inside some candidate k-NN ball.
       density: mean number of reference balls holding a candidate, over ``k``.
       coverage: fraction of reference balls that hold at least one candidate.
+
     """
 
     precision: jax.Array
@@ -64,7 +65,9 @@ def _knn_sq_radii(x: jax.Array, k: int, block: int) -> jax.Array:
 
         def per_col_block(best, j):
             d2 = _sq_distances(rows, rows_sq, tiles[j], sq[j])
-            same = (offsets[i] + jnp.arange(block))[:, None] == (offsets[j] + jnp.arange(block))[None, :]
+            same = (offsets[i] + jnp.arange(block))[:, None] == (offsets[j] + jnp.arange(block))[
+                None, :
+            ]
             d2 = jnp.where(same, 0.0, d2)
             d2 = jnp.where(valid[j][None, :], d2, jnp.inf)
             merged = jnp.concatenate([best, d2], axis=1)
@@ -80,11 +83,22 @@ def _knn_sq_radii(x: jax.Array, k: int, block: int) -> jax.Array:
     return radii.reshape(-1)[: x.shape[0]]
 
 
-def _prdc_from_radii(ref, cand, ref_r2, cand_r2, k, block):
+def _tile_radii(radii: jax.Array, valid: jax.Array) -> jax.Array:
+    """Radii laid out like the tiles; padding rows get -inf (an empty ball)."""
+    padded = jnp.pad(radii, (0, valid.size - radii.size)).reshape(valid.shape)
+    return jnp.where(valid, padded, -jnp.inf)
+
+
+def _prdc_from_radii(ref, cand, ref_r2, cand_r2, block, sizes):
+    """The four metrics given squared k-NN radii.
+
+    ``sizes`` holds ``(N, M, 1/k)`` as a traced array: dividing by a traced
+    value keeps IEEE division, where XLA would turn a division by a constant
+    into a multiplication by its reciprocal (1 ulp off the prdc package).
+    """
     r_tiles, r_sq, r_valid = _tiles(ref, block)
     c_tiles, c_sq, c_valid = _tiles(cand, block)
-    pad = lambda v, valid: jnp.where(valid, jnp.pad(v, (0, valid.size - v.size)).reshape(valid.shape), -jnp.inf)  # noqa: E731
-    r_rad, c_rad = pad(ref_r2, r_valid), pad(cand_r2, c_valid)
+    r_rad, c_rad = _tile_radii(ref_r2, r_valid), _tile_radii(cand_r2, c_valid)
     num_c = c_tiles.shape[0]
 
     def per_ref_block(carry, i):
@@ -118,21 +132,24 @@ def _prdc_from_radii(ref, cand, ref_r2, cand_r2, k, block):
     (cand_in_ball, cand_count), (ref_in_ball, covered) = lax.scan(
         per_ref_block, init, jnp.arange(r_tiles.shape[0])
     )
-    n, m = ref.shape[0], cand.shape[0]
+    n, m, inv_k = sizes[0], sizes[1], sizes[2]
     dtype = ref.dtype
     precision = jnp.sum(cand_in_ball & c_valid, dtype=dtype) / m
-    density = jnp.sum(jnp.where(c_valid, cand_count, 0), dtype=dtype) / (k * m)
+    # Same order of operations as the prdc package: (1/k) * mean(counts).
+    density = inv_k * (jnp.sum(jnp.where(c_valid, cand_count, 0), dtype=dtype) / m)
     recall = jnp.sum(ref_in_ball & r_valid, dtype=dtype) / n
     coverage = jnp.sum(covered & r_valid, dtype=dtype) / n
     return PRDC(precision, recall, density, coverage)
 
 
 @functools.partial(jax.jit, static_argnames=("k", "block", "dtype"))
-def _prdc(ref: jax.Array, cand: jax.Array, *, k: int, block: int, dtype: Any) -> PRDC:
+def _prdc(
+    ref: jax.Array, cand: jax.Array, sizes: jax.Array, *, k: int, block: int, dtype: Any
+) -> PRDC:
     ref, cand = ref.astype(dtype), cand.astype(dtype)
     ref_r2 = _knn_sq_radii(ref, k, block)
     cand_r2 = _knn_sq_radii(cand, k, block)
-    return _prdc_from_radii(ref, cand, ref_r2, cand_r2, k, block)
+    return _prdc_from_radii(ref, cand, ref_r2, cand_r2, block, sizes.astype(dtype))
 
 
 def _block_for(n: int, m: int, block_size: int) -> int:
@@ -190,6 +207,7 @@ def prdc(
       >>> result = jm.prdc(x, x, k=5)
       >>> float(result.precision), float(result.recall), float(result.coverage)
       (1.0, 1.0, 1.0)
+
     """
     k = _validation.check_positive_int(k, "k")
     block_size = _validation.check_positive_int(block_size, "block_size", minimum=8)
@@ -209,6 +227,7 @@ def prdc(
         return _prdc(
             jnp.asarray(reference),
             jnp.asarray(candidate),
+            jnp.asarray([n, m, 1.0 / k], dtype),
             k=k,
             block=_block_for(n, m, block_size),
             dtype=dtype,

@@ -35,6 +35,7 @@ def precision_scope(precision: str, traced: bool) -> Iterator[jnp.dtype]:
 
     Yields:
       The floating dtype the computation uses.
+
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be 'float64' or 'float32', got {precision!r}")

@@ -23,6 +23,7 @@ class GaussianStats(NamedTuple):
       mean: ``(d,)`` mean embedding.
       covariance: ``(d, d)`` covariance with the ``n - 1`` normaliser, as
         ``numpy.cov`` and ``torch.cov`` compute it.
+
     """
 
     count: jax.Array
@@ -71,6 +72,7 @@ def gaussian_stats(x: ArrayLike, *, precision: str = "float64") -> GaussianStats
       >>> stats = jm.gaussian_stats(np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 8.0]]))
       >>> int(stats.count), stats.mean.tolist()
       (3, [2.0, 4.0])
+
     """
     x = _validation.check_embeddings(x, "x", min_rows=2, why="to estimate a covariance")
     with _precision.precision_scope(precision, _validation.is_traced(x)) as dtype:
@@ -114,6 +116,7 @@ def merge_stats(a: GaussianStats, b: GaussianStats) -> GaussianStats:
       >>> merged = jm.merge_stats(jm.gaussian_stats(x[:4]), jm.gaussian_stats(x[4:]))
       >>> bool(np.allclose(merged.covariance, np.cov(x, rowvar=False)))
       True
+
     """
     a = check_stats(a, "a")
     b = check_stats(b, "b")
@@ -141,6 +144,7 @@ def check_stats(stats: Any, name: str) -> GaussianStats:
 
     Returns:
       The statistics as :class:`GaussianStats`.
+
     """
     if not isinstance(stats, GaussianStats):
         if isinstance(stats, tuple) and len(stats) == 3:

@@ -57,6 +57,7 @@ def check_embeddings(x: Any, name: str, *, min_rows: int = 1, why: str = "") -> 
     Raises:
       TypeError: for non-numeric, boolean or complex dtypes.
       ValueError: for a wrong rank, an empty set, too few rows or non-finite rows.
+
     """
     if not isinstance(x, jax.core.Tracer):
         x = as_array(x, name)

@@ -163,8 +163,11 @@ def test_key_mismatch_is_an_error(vggish_state, tmp_path):
     broken["embeddings.6.weight"] = torch.zeros(1)
     path = tmp_path / "vggish-broken.pth"
     torch.save(broken, path)
-    with pytest.raises(ValueError, match=r"missing keys: embeddings\.4\.bias.*unexpected keys: "
-                       r"embeddings\.6\.weight"):
+    with pytest.raises(
+        ValueError,
+        match=r"missing keys: embeddings\.4\.bias.*unexpected keys: "
+        r"embeddings\.6\.weight",
+    ):
         embedders.VGGish(weights=path)
     reshaped = dict(vggish_state)
     reshaped["embeddings.4.bias"] = torch.zeros(127)

@@ -1,0 +1,112 @@
+"""Bad input fails fast, before tracing, with the argument and the problem named."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxmetrics as jm
+from jaxmetrics import _frechet
+
+GOOD = np.random.default_rng(0).normal(size=(20, 4))
+
+
+def _with_nans(rows):
+    bad = GOOD.copy()
+    bad[rows, 1] = np.nan
+    return bad
+
+
+ENTRY_POINTS = {
+    "frechet_distance": lambda a, b: jm.frechet_distance(a, b),
+    "kernel_distance": lambda a, b: jm.kernel_distance(a, b, num_subsets=2, subset_size=4),
+    "mmd2": lambda a, b: jm.mmd2(a, b),
+    "prdc": lambda a, b: jm.prdc(a, b, k=3),
+    "apa": lambda a, b: jm.apa(a, b, GOOD),
+}
+FIRST_NAME = {"prdc": "reference", "apa": "candidate"}
+SECOND_NAME = {"prdc": "candidate", "apa": "reference"}
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+def test_nan_rows_are_counted_and_located(entry):
+    fn = ENTRY_POINTS[entry]
+    first = FIRST_NAME.get(entry, "x")
+    with pytest.raises(
+        ValueError, match=rf"{first} has 2 row\(s\) with NaN or inf values \(first at row index 3\)"
+    ):
+        fn(_with_nans([3, 11]), GOOD)
+    inf = GOOD.copy()
+    inf[5, 0] = np.inf
+    second = SECOND_NAME.get(entry, "y")
+    with pytest.raises(ValueError, match=rf"{second} has 1 row\(s\).*row index 5"):
+        fn(GOOD, inf)
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+def test_shapes(entry):
+    fn = ENTRY_POINTS[entry]
+    first = FIRST_NAME.get(entry, "x")
+    with pytest.raises(
+        ValueError, match=rf"{first} must be 2-D with shape \(n, d\), got shape \(20,\)"
+    ):
+        fn(GOOD[:, 0], GOOD)
+    with pytest.raises(ValueError, match=rf"{first} must be 2-D.*\(2, 20, 4\)"):
+        fn(np.stack([GOOD, GOOD]), GOOD)
+    with pytest.raises(ValueError, match="must have the same embedding dimension, got 3 and 4"):
+        fn(GOOD[:, :3], GOOD)
+    with pytest.raises(ValueError, match=rf"{first} is empty"):
+        fn(GOOD[:0], GOOD)
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+def test_dtypes(entry):
+    fn = ENTRY_POINTS[entry]
+    first = FIRST_NAME.get(entry, "x")
+    with pytest.raises(TypeError, match=rf"{first} must have a real numeric dtype, got complex128"):
+        fn(GOOD.astype(complex), GOOD)
+    with pytest.raises(TypeError, match=rf"{first} must have a real numeric dtype, got bool"):
+        fn(GOOD > 0, GOOD)
+    with pytest.raises(TypeError, match=rf"{first} must have a real numeric dtype, got <U"):
+        fn(GOOD.astype(str), GOOD)
+    with pytest.raises(TypeError, match=rf"{first} must be an array"):
+        fn(object(), GOOD)
+
+
+def test_too_few_rows_for_covariance():
+    with pytest.raises(ValueError, match="y needs at least 2 rows to estimate a covariance, got 1"):
+        jm.frechet_distance(GOOD, GOOD[:1])
+    with pytest.raises(ValueError, match="x needs at least 2 rows"):
+        jm.gaussian_stats(GOOD[:1])
+
+
+def test_integer_input_is_promoted():
+    ints = np.arange(40).reshape(10, 4) % 7
+    value = jm.frechet_distance(ints, ints + 1)
+    assert value.dtype == jnp.float64
+    np.testing.assert_allclose(float(value), 4.0, rtol=1e-10)
+
+
+def test_jax_array_inputs_are_checked_too():
+    bad = jnp.asarray(_with_nans([2]))
+    with pytest.raises(ValueError, match=r"x has 1 row\(s\).*row index 2"):
+        jm.frechet_distance(bad, GOOD)
+
+
+def test_unknown_precision():
+    with pytest.raises(ValueError, match="precision must be 'float64' or 'float32', got 'half'"):
+        jm.frechet_distance(GOOD, GOOD, precision="half")
+
+
+def test_errors_raise_before_compilation():
+    before = _frechet._frechet_via_stats._cache_size()
+    with pytest.raises(ValueError):
+        jm.frechet_distance(_with_nans([0]), GOOD)
+    assert _frechet._frechet_via_stats._cache_size() == before
+
+
+def test_mismatched_stats():
+    a = jm.gaussian_stats(GOOD)
+    with pytest.raises(ValueError, match="covariance shape"):
+        jm.frechet_distance_from_stats(jm.GaussianStats(a.count, a.mean, a.covariance[:3]), a)
