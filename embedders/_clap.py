@@ -238,6 +238,11 @@ class LaionClap:
         self._model = load_model(self.weights_path, self.device)
         self._index = LAYERS.index(layer)
 
+    @staticmethod
+    def layers() -> tuple[str, ...]:
+        """Return the layer names this embedder accepts."""
+        return LAYERS
+
     def __repr__(self) -> str:
         return f"LaionClap({self.checkpoint!r}, layer={self.layer!r}, device={str(self.device)!r})"
 

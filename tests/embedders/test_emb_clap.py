@@ -65,41 +65,40 @@ def test_prepare_repeat_pads_like_laion_clap():
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "samples",
-    [SR // 2, 3 * SR + 7, CLIP_SAMPLES],
-    ids=["0.5s", "3s", "exact-10s"],
+    ("samples", "silent"),
+    [(SR // 2, True), (3 * SR + 7, False), (CLIP_SAMPLES, False)],
+    ids=["0.5s+silent", "3s", "exact-10s"],
 )
-def test_parity_with_laion_clap_all_layers(clap_reference, samples):
-    audio = _audio(2, samples, seed=samples)
-    audio[1] = 0.0  # a silent window
+def test_parity_with_laion_clap_all_layers(clap_reference, samples, silent):
+    audio = _audio(2 if silent else 1, samples, seed=samples)
+    if silent:
+        audio[1] = 0.0
     ref = _reference(clap_reference.module, audio)
     for layer in embedders.LaionClap.layers():
         ours = embedders.get("clap-music", layer=layer, device="cpu").embed(audio)
-        assert ours.shape == (2, 512) and ours.dtype == np.float32
+        assert ours.shape == (len(audio), 512) and ours.dtype == np.float32
         assert rel_err(ours, ref[layer]) < 1e-5, layer
 
 
 @pytest.mark.slow
 def test_longer_than_10s_is_mean_of_segments(clap_reference):
-    clap = embedders.get("clap-music", layer="l-1", device="cpu", batch_size=1)
+    clap = embedders.get("clap-music", layer="l-1", device="cpu")
     audio = _audio(1, 12 * SR, seed=5)
-    frames = clap.embed_frames(audio)
-    assert frames.shape == (1, 2, 512)
-    first, last = audio[:, :CLIP_SAMPLES], audio[:, -CLIP_SAMPLES:]
-    np.testing.assert_allclose(frames[0, 0], clap.embed(first)[0], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(frames[0, 1], clap.embed(last)[0], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(clap.embed(audio)[0], frames[0].mean(0), rtol=1e-6, atol=1e-7)
+    pooled = clap.embed(audio)
+    # segments: [0 s, 10 s) and [2 s, 12 s) (the last one ends at the end)
+    segments = np.concatenate([audio[:, :CLIP_SAMPLES], audio[:, -CLIP_SAMPLES:]])
+    np.testing.assert_allclose(pooled[0], clap.embed(segments).mean(0), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.slow
 def test_batch_invariance_determinism_and_sharing(clap_reference):
-    clap = embedders.get("laion_clap_music", device="cpu", batch_size=3)
-    audio = _audio(4, SR, seed=9)
+    clap = embedders.get("laion_clap_music", device="cpu", batch_size=2)
+    audio = _audio(3, SR, seed=9)
     before = audio.copy()
-    together = clap.embed(audio)
-    alone = np.concatenate([clap.embed(audio[i : i + 1]) for i in range(4)])
+    together = clap.embed(audio)  # batches of 2 and 1
+    alone = np.concatenate([clap.embed(audio[i : i + 1]) for i in range(3)])
     assert rel_err(together, alone) < 1e-5
-    np.testing.assert_array_equal(together, clap.embed(audio))
+    np.testing.assert_array_equal(alone[:1], clap.embed(audio[:1]))
     np.testing.assert_array_equal(audio, before)
     np.testing.assert_allclose(np.linalg.norm(together, axis=1), 1.0, rtol=1e-5)
     l2 = embedders.get("laion_clap_music_l-2", device="cpu")
@@ -136,11 +135,10 @@ def test_bad_input_and_arguments(clap_reference):
 
 def test_checkpoint_without_audio_keys_is_an_error(clap_reference, tmp_path):
     torch = need("torch")
-    state = torch.load(clap_reference.path, weights_only=True, mmap=True)["state_dict"]
-    text_only = {k: v for k, v in state.items() if ".audio_projection." not in k}
+    text_only = {"module.text_branch.embeddings.word_embeddings.weight": torch.zeros(2, 2)}
     path = tmp_path / "text_only.pt"
     torch.save({"state_dict": text_only}, path)
-    with pytest.raises(ValueError, match=r"missing keys: audio_projection\.0\.bias"):
+    with pytest.raises(ValueError, match=r"missing keys: audio_branch\..*in all"):
         embedders.LaionClap(weights=path)
 
 
