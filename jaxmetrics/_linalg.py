@@ -97,9 +97,17 @@ def trace_sqrt_product(sigma_x: jax.Array, sigma_y: jax.Array) -> jax.Array:
 
     """
     sigma_x = 0.5 * (sigma_x + sigma_x.T)
+    return trace_sqrt_with_factor(psd_factor(sigma_x), sigma_y)
+
+
+def trace_sqrt_with_factor(factor_x: jax.Array, sigma_y: jax.Array) -> jax.Array:
+    """:func:`trace_sqrt_product` given a factor ``F`` of ``Σx = F F^T``.
+
+    Batched evaluation factors the shared reference once and calls this for
+    every candidate covariance.
+    """
     sigma_y = 0.5 * (sigma_y + sigma_y.T)
-    factor_x = psd_factor(sigma_x)
-    if sigma_x.dtype == jnp.float32:
+    if sigma_y.dtype == jnp.float32:
         # In float32 the eigenvalues of F^T Σy F carry errors ~eps32·λmax, and
         # their square roots turn that into ~sqrt(eps32·λmax) per eigenvalue
         # near zero. Singular values of Fx^T Fy are the square roots

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import warnings
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -12,7 +13,7 @@ import numpy as np
 from jax import lax
 from jax.typing import ArrayLike
 
-from jaxmetrics import _kernels, _precision, _validation
+from jaxmetrics import _kernels, _linalg, _precision, _sharding, _validation
 from jaxmetrics._kernels import KernelSpec
 
 ESTIMATORS: tuple[str, ...] = ("unbiased", "biased", "u-statistic")
@@ -56,7 +57,7 @@ def _weighted_sums(spec: KernelSpec, a: jax.Array, b: jax.Array, wa: jax.Array, 
 
     def body(acc, blk):
         a_blk, wa_blk = blk
-        projected = _kernels.kernel_block(spec, a_blk, b) @ wb.T  # (block, s)
+        projected = _linalg.matmul(_kernels.kernel_block(spec, a_blk, b), wb.T)  # (block, s)
         return acc + jnp.sum(wa_blk * projected, axis=0), None
 
     acc, _ = lax.scan(body, jnp.zeros((s,), a.dtype), (a_blocks, wa_blocks))
@@ -72,7 +73,7 @@ def _count_matrix(indices: jax.Array, n: int, dtype: Any) -> jax.Array:
 def _offdiag_sums(spec: KernelSpec, x: jax.Array, counts: jax.Array) -> jax.Array:
     """Sum over ordered pairs of distinct subset positions of ``k(x_a, x_b)``."""
     total = _weighted_sums(spec, x, x, counts, counts)
-    return total - counts @ _kernels.kernel_diagonal(spec, x)
+    return total - _linalg.matmul(counts, _kernels.kernel_diagonal(spec, x))
 
 
 def _mmd2_from_sums(kxx, kyy, kxy, n, m, estimator, trace_xy=None):
@@ -234,8 +235,12 @@ def _subset_mmd2(spec: KernelSpec, xs: jax.Array, ys: jax.Array) -> jax.Array:
     return _mmd2_from_sums(kxx, kyy, kxy, s, s, "unbiased")
 
 
-@functools.partial(jax.jit, static_argnames=("kind", "degree", "route", "batch", "dtype"))
-def _kernel_distance(x, y, idx_x, idx_y, gamma, coef0, *, kind, degree, route, batch, dtype):
+@functools.partial(
+    jax.jit, static_argnames=("kind", "degree", "route", "batch", "dtype", "devices")
+)
+def _kernel_distance(
+    x, y, idx_x, idx_y, gamma, coef0, *, kind, degree, route, batch, dtype, devices
+):
     x, y = x.astype(dtype), y.astype(dtype)
     spec = KernelSpec(kind, degree, gamma.astype(dtype), coef0.astype(dtype))
     s = idx_x.shape[1]
@@ -247,9 +252,15 @@ def _kernel_distance(x, y, idx_x, idx_y, gamma, coef0, *, kind, degree, route, b
         kxy = _weighted_sums(spec, x, y, cx, cy)
         values = _mmd2_from_sums(kxx, kyy, kxy, s, s, "unbiased")
     else:
-        values = lax.map(
-            lambda ij: _subset_mmd2(spec, x[ij[0]], y[ij[1]]), (idx_x, idx_y), batch_size=batch
-        )
+
+        def local(_, ix, iy):
+            return lax.map(
+                lambda ij: _subset_mmd2(spec, x[ij[0]], y[ij[1]]), (ix, iy), batch_size=batch
+            )
+
+        values = _sharding.map_over_shards(local, None, [idx_x, idx_y], _sharding.as_list(devices))[
+            : idx_x.shape[0]
+        ]
     return KernelDistance(values.mean(), values.std()), values
 
 
@@ -310,14 +321,33 @@ def numpy_subset_indices(
     return idx_x, idx_y
 
 
+def draw_subsets(
+    key: jax.Array, n_total: int, n_valid: jax.Array | int, num_subsets: int, size: int
+) -> jax.Array:
+    """``(num_subsets, size)`` row indices drawn without replacement from ``[0, n_valid)``.
+
+    Each row gets the uniform number ``U(fold_in(k, row))`` and a subset is
+    the ``size`` rows with the smallest numbers. Because a row's number does
+    not depend on the array's length, drawing from a padded set (``n_total >
+    n_valid``, the batched metrics) gives the very same subsets as drawing
+    from the unpadded set.
+    """
+    rows = jnp.arange(n_total)
+
+    def one(k: jax.Array) -> jax.Array:
+        u = jax.vmap(lambda i: jax.random.uniform(jax.random.fold_in(k, i)))(rows)
+        return jnp.argsort(jnp.where(rows < n_valid, u, 2.0))[:size]
+
+    return jax.vmap(one)(jax.random.split(key, num_subsets))
+
+
 @functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
 def _random_subset_indices(key, n_x, n_y, num_subsets, subset_size):
-    keys = jax.random.split(key, 2 * num_subsets).reshape(2, num_subsets)
-
-    def draw(k, n):
-        return jax.random.choice(k, n, (subset_size,), replace=False)
-
-    return jax.vmap(draw, (0, None))(keys[0], n_x), jax.vmap(draw, (0, None))(keys[1], n_y)
+    key_x, key_y = jax.random.split(key)
+    return (
+        draw_subsets(key_x, n_x, n_x, num_subsets, subset_size),
+        draw_subsets(key_y, n_y, n_y, num_subsets, subset_size),
+    )
 
 
 def _check_indices(indices: Any, n_x: int, n_y: int) -> tuple[np.ndarray, np.ndarray]:
@@ -360,6 +390,7 @@ def kernel_distance(
     subset_indices: tuple[ArrayLike, ArrayLike] | None = None,
     precision: str = "float64",
     return_values: bool = False,
+    devices: Sequence[jax.Device] | str | None = None,
 ) -> KernelDistance | tuple[KernelDistance, jax.Array]:
     r"""Kernel (inception-style) distance: unbiased MMD² averaged over random subsets.
 
@@ -392,6 +423,9 @@ def kernel_distance(
         ``num_subsets`` and ``subset_size``.
       precision: ``"float64"`` (default) or ``"float32"``.
       return_values: also return the per-subset MMD² values.
+      devices: ``None`` (default device), ``"all"`` local devices or a list of
+        devices: the subsets are spread over them (``jax.shard_map``; this
+        always takes the per-subset route). Same subsets, same result.
 
     Returns:
       :class:`KernelDistance` ``(mean, std)``; with ``return_values``, a pair
@@ -431,7 +465,10 @@ def kernel_distance(
         if subset_indices is None:
             key = jax.random.key(0) if key is None else key
             idx_x, idx_y = _random_subset_indices(key, n_x, n_y, num_subsets, subset_size)
-        route = _choose_route(n_x, n_y, d, num_subsets, subset_size)
+        devices = _sharding.resolve_devices(devices)
+        route = (
+            _choose_route(n_x, n_y, d, num_subsets, subset_size) if devices is None else "subsets"
+        )
         itemsize = jnp.dtype(dtype).itemsize
         batch = max(1, min(num_subsets, (256 << 20) // (3 * subset_size**2 * itemsize)))
         result, values = _kernel_distance(
@@ -446,5 +483,6 @@ def kernel_distance(
             route=route,
             batch=batch,
             dtype=dtype,
+            devices=None if devices is None else tuple(devices),
         )
     return (result, values) if return_values else result

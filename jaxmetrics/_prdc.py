@@ -8,6 +8,7 @@ tiles: no ``N x M`` matrix is ever formed, so peak memory is
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -15,7 +16,7 @@ import jax.numpy as jnp
 from jax import lax
 from jax.typing import ArrayLike
 
-from jaxmetrics import _linalg, _precision, _validation
+from jaxmetrics import _linalg, _precision, _sharding, _validation
 
 
 class PRDC(NamedTuple):
@@ -35,13 +36,20 @@ class PRDC(NamedTuple):
     coverage: jax.Array
 
 
-def _tiles(x: jax.Array, block: int) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Pad ``x`` to whole blocks; return tiles, squared norms and a validity mask."""
+def _tiles(
+    x: jax.Array, block: int, n_valid: jax.Array | None = None
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Pad ``x`` to whole blocks; return tiles, squared norms and a validity mask.
+
+    Rows from ``n_valid`` on (a traced count, for padded stacks of sets) are
+    marked invalid like the padding.
+    """
     n = x.shape[0]
     num = -(-n // block)
     padded = jnp.pad(x, ((0, num * block - n), (0, 0)))
     tiles = padded.reshape(num, block, x.shape[1])
-    valid = (jnp.arange(num * block) < n).reshape(num, block)
+    limit = n if n_valid is None else n_valid
+    valid = (jnp.arange(num * block) < limit).reshape(num, block)
     return tiles, jnp.sum(tiles * tiles, axis=-1), valid
 
 
@@ -50,25 +58,30 @@ def _sq_distances(a, a_sq, b, b_sq):
     return jnp.maximum(d2, 0.0)
 
 
-def _knn_sq_radii(x: jax.Array, k: int, block: int) -> jax.Array:
+def _knn_sq_radii(
+    x: jax.Array,
+    k: int,
+    block: int,
+    n_valid: jax.Array | None = None,
+    devices: tuple[jax.Device, ...] | None = None,
+) -> jax.Array:
     """Squared distance from each row to its k-th nearest *other* row.
 
     As in the prdc package: the (k+1)-th smallest distance of the row, the
-    row itself (distance exactly 0) included.
+    row itself (distance exactly 0) included. With ``devices``, the row
+    blocks are spread over the devices.
     """
-    tiles, sq, valid = _tiles(x, block)
+    tiles, sq, valid = _tiles(x, block, n_valid)
     num = tiles.shape[0]
     offsets = jnp.arange(num) * block
 
     def per_row_block(i):
         rows, rows_sq = tiles[i], sq[i]
+        own = offsets[i] + jnp.arange(block)
 
         def per_col_block(best, j):
             d2 = _sq_distances(rows, rows_sq, tiles[j], sq[j])
-            same = (offsets[i] + jnp.arange(block))[:, None] == (offsets[j] + jnp.arange(block))[
-                None, :
-            ]
-            d2 = jnp.where(same, 0.0, d2)
+            d2 = jnp.where(own[:, None] == (offsets[j] + jnp.arange(block))[None, :], 0.0, d2)
             d2 = jnp.where(valid[j][None, :], d2, jnp.inf)
             merged = jnp.concatenate([best, d2], axis=1)
             return -lax.top_k(-merged, k + 1)[0], None
@@ -79,8 +92,11 @@ def _knn_sq_radii(x: jax.Array, k: int, block: int) -> jax.Array:
         # the last column of top_k's output on XLA:CPU.
         return best.max(axis=1)
 
-    radii = lax.map(per_row_block, jnp.arange(num))
-    return radii.reshape(-1)[: x.shape[0]]
+    def local(_, ids):
+        return lax.map(per_row_block, ids)
+
+    radii = _sharding.map_over_shards(local, None, [jnp.arange(num)], _sharding.as_list(devices))
+    return radii[:num].reshape(-1)[: x.shape[0]]
 
 
 def _tile_radii(radii: jax.Array, valid: jax.Array) -> jax.Array:
@@ -89,25 +105,25 @@ def _tile_radii(radii: jax.Array, valid: jax.Array) -> jax.Array:
     return jnp.where(valid, padded, -jnp.inf)
 
 
-def _prdc_from_radii(ref, cand, ref_r2, cand_r2, block, sizes):
-    """The four metrics given squared k-NN radii.
+def _cross_pass(shared, ids):
+    """Reference row blocks ``ids`` (-1: skip) against every candidate block.
 
-    ``sizes`` holds ``(N, M, 1/k)`` as a traced array: dividing by a traced
-    value keeps IEEE division, where XLA would turn a division by a constant
-    into a multiplication by its reciprocal (1 ulp off the prdc package).
+    Returns the candidate-side accumulators of these blocks (``in a reference
+    ball`` flags, ball counts) with a leading axis of 1, to be combined over
+    devices, and per-block ``in a candidate ball`` / ``covered`` flags.
     """
-    r_tiles, r_sq, r_valid = _tiles(ref, block)
-    c_tiles, c_sq, c_valid = _tiles(cand, block)
-    r_rad, c_rad = _tile_radii(ref_r2, r_valid), _tile_radii(cand_r2, c_valid)
-    num_c = c_tiles.shape[0]
+    r_tiles, r_sq, r_rad, c_tiles, c_sq, c_rad, c_valid = shared
 
     def per_ref_block(carry, i):
         cand_in_ball, cand_count = carry
+        live = i >= 0
+        i = jnp.maximum(i, 0)
+        radius = jnp.where(live, r_rad[i], -jnp.inf)
 
         def per_cand_block(inner, j):
             nearest, ref_in_ball, cand_in_ball, cand_count = inner
             d2 = _sq_distances(r_tiles[i], r_sq[i], c_tiles[j], c_sq[j])
-            in_ref_ball = d2 < r_rad[i][:, None]
+            in_ref_ball = d2 < radius[:, None]
             in_cand_ball = d2 < c_rad[j][None, :]
             cand_in_ball = cand_in_ball.at[j].set(cand_in_ball[j] | in_ref_ball.any(axis=0))
             cand_count = cand_count.at[j].add(in_ref_ball.sum(axis=0, dtype=jnp.int32))
@@ -116,22 +132,44 @@ def _prdc_from_radii(ref, cand, ref_r2, cand_r2, block, sizes):
             nearest = jnp.minimum(nearest, d2.min(axis=1))
             return (nearest, ref_in_ball, cand_in_ball, cand_count), None
 
+        block = r_tiles.shape[1]
         init = (
-            jnp.full((block,), jnp.inf, ref.dtype),
+            jnp.full((block,), jnp.inf, r_tiles.dtype),
             jnp.zeros((block,), bool),
             cand_in_ball,
             cand_count,
         )
         (nearest, ref_in_ball, cand_in_ball, cand_count), _ = lax.scan(
-            per_cand_block, init, jnp.arange(num_c)
+            per_cand_block, init, jnp.arange(c_tiles.shape[0])
         )
-        covered = nearest < r_rad[i]
-        return (cand_in_ball, cand_count), (ref_in_ball, covered)
+        return (cand_in_ball, cand_count), (ref_in_ball, nearest < radius)
 
     init = (jnp.zeros(c_valid.shape, bool), jnp.zeros(c_valid.shape, jnp.int32))
-    (cand_in_ball, cand_count), (ref_in_ball, covered) = lax.scan(
-        per_ref_block, init, jnp.arange(r_tiles.shape[0])
+    (cand_in_ball, cand_count), per_block = lax.scan(per_ref_block, init, ids)
+    return (cand_in_ball[None], cand_count[None]), per_block
+
+
+def _prdc_from_radii(ref, cand, ref_r2, cand_r2, block, sizes, cand_valid=None, devices=None):
+    """The four metrics given squared k-NN radii.
+
+    ``sizes`` holds ``(N, M, 1/k)`` as a traced array: dividing by a traced
+    value keeps IEEE division, where XLA would turn a division by a constant
+    into a multiplication by its reciprocal (1 ulp off the prdc package).
+    ``cand_valid`` is the number of real candidate rows of a padded set. With
+    ``devices``, reference row blocks are spread over the devices and the
+    candidate-side flags and counts are combined afterwards (exactly: OR and
+    integer sums).
+    """
+    r_tiles, r_sq, r_valid = _tiles(ref, block)
+    c_tiles, c_sq, c_valid = _tiles(cand, block, cand_valid)
+    r_rad, c_rad = _tile_radii(ref_r2, r_valid), _tile_radii(cand_r2, c_valid)
+    shared = (r_tiles, r_sq, r_rad, c_tiles, c_sq, c_rad, c_valid)
+    num_r = r_tiles.shape[0]
+    (cand_in_ball, cand_count), (ref_in_ball, covered) = _sharding.map_over_shards(
+        _cross_pass, shared, [jnp.arange(num_r)], _sharding.as_list(devices), fill=-1
     )
+    cand_in_ball, cand_count = cand_in_ball.any(axis=0), cand_count.sum(axis=0)
+    ref_in_ball, covered = ref_in_ball[:num_r], covered[:num_r]
     n, m, inv_k = sizes[0], sizes[1], sizes[2]
     dtype = ref.dtype
     precision = jnp.sum(cand_in_ball & c_valid, dtype=dtype) / m
@@ -142,14 +180,21 @@ def _prdc_from_radii(ref, cand, ref_r2, cand_r2, block, sizes):
     return PRDC(precision, recall, density, coverage)
 
 
-@functools.partial(jax.jit, static_argnames=("k", "block", "dtype"))
+@functools.partial(jax.jit, static_argnames=("k", "block", "dtype", "devices"))
 def _prdc(
-    ref: jax.Array, cand: jax.Array, sizes: jax.Array, *, k: int, block: int, dtype: Any
+    ref: jax.Array,
+    cand: jax.Array,
+    sizes: jax.Array,
+    *,
+    k: int,
+    block: int,
+    dtype: Any,
+    devices: tuple[jax.Device, ...] | None,
 ) -> PRDC:
     ref, cand = ref.astype(dtype), cand.astype(dtype)
-    ref_r2 = _knn_sq_radii(ref, k, block)
-    cand_r2 = _knn_sq_radii(cand, k, block)
-    return _prdc_from_radii(ref, cand, ref_r2, cand_r2, block, sizes.astype(dtype))
+    ref_r2 = _knn_sq_radii(ref, k, block, devices=devices)
+    cand_r2 = _knn_sq_radii(cand, k, block, devices=devices)
+    return _prdc_from_radii(ref, cand, ref_r2, cand_r2, block, sizes.astype(dtype), devices=devices)
 
 
 def _block_for(n: int, m: int, block_size: int) -> int:
@@ -164,6 +209,7 @@ def prdc(
     k: int = 5,
     block_size: int = 2048,
     precision: str = "float64",
+    devices: Sequence[jax.Device] | str | None = None,
 ) -> PRDC:
     r"""Precision, recall, density and coverage of a candidate set.
 
@@ -188,6 +234,9 @@ def prdc(
       block_size: tile edge; memory is about ``3 block_size^2`` floats.
       precision: ``"float64"`` (default) or ``"float32"`` (float32 distances
         can flip points that lie within ~1e-6 relative of a ball's boundary).
+      devices: ``None`` (default device), ``"all"`` local devices or a list of
+        devices: row blocks of both passes are spread over them
+        (``jax.shard_map``); the result is identical.
 
     Returns:
       :class:`PRDC` of four scalars.
@@ -221,6 +270,7 @@ def prdc(
                 "each point needs k other points for its k-NN radius"
             )
     n, m = reference.shape[0], candidate.shape[0]
+    devices = _sharding.resolve_devices(devices)
     with _precision.precision_scope(
         precision, _validation.is_traced(reference, candidate)
     ) as dtype:
@@ -231,4 +281,5 @@ def prdc(
             k=k,
             block=_block_for(n, m, block_size),
             dtype=dtype,
+            devices=None if devices is None else tuple(devices),
         )

@@ -41,6 +41,21 @@ def _gaussian_stats(x: jax.Array, dtype: Any) -> GaussianStats:
     return GaussianStats(jnp.asarray(n, dtype), mean, covariance)
 
 
+def masked_stats(x: jax.Array, n_valid: jax.Array) -> GaussianStats:
+    """Statistics of the first ``n_valid`` rows of ``x`` (a padded set; traced count).
+
+    Padding rows get zero weight and are zero after centring, so they add
+    nothing to the Gram product. Used by the batched metrics.
+    """
+    valid = (jnp.arange(x.shape[0]) < n_valid)[:, None]
+    weights = valid.astype(x.dtype)
+    x = jnp.where(valid, x, 0.0)  # whatever the padding holds (even NaN) is ignored
+    n = n_valid.astype(x.dtype)
+    mean = jnp.sum(x * weights, axis=0) / n
+    centred = (x - mean) * weights
+    return GaussianStats(n, mean, _linalg.gram(centred) / (n - 1))
+
+
 def gaussian_stats(x: ArrayLike, *, precision: str = "float64") -> GaussianStats:
     r"""Fit a Gaussian to an embedding set: count, mean and covariance.
 
