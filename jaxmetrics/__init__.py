@@ -7,6 +7,15 @@ context (the global ``jax_enable_x64`` flag is never changed).
 """
 
 from jaxmetrics._apa import APA, apa, apa_from_distances
+from jaxmetrics._bootstrap import BootstrapCI, bootstrap_ci, bootstrap_indices
+from jaxmetrics._extrapolation import (
+    Extrapolation,
+    fit_inverse_n,
+    frechet_distance_inf,
+    metric_inf,
+    resample_indices,
+    sample_sizes,
+)
 from jaxmetrics._frechet import frechet_distance, frechet_distance_from_stats
 from jaxmetrics._kernels import median_pairwise_distance
 from jaxmetrics._mmd import (
@@ -18,24 +27,36 @@ from jaxmetrics._mmd import (
 )
 from jaxmetrics._prdc import PRDC, prdc
 from jaxmetrics._stats import GaussianStats, gaussian_stats, merge_stats
+from jaxmetrics._sweeps import kernel_distance_sweep, mmd2_sweep
 
 __version__ = "0.1.0"
 
 __all__ = [
     "APA",
     "PRDC",
+    "BootstrapCI",
+    "Extrapolation",
     "GaussianStats",
     "KernelDistance",
     "apa",
     "apa_from_distances",
+    "bootstrap_ci",
+    "bootstrap_indices",
     "effective_subset_size",
+    "fit_inverse_n",
     "frechet_distance",
     "frechet_distance_from_stats",
+    "frechet_distance_inf",
     "gaussian_stats",
     "kernel_distance",
+    "kernel_distance_sweep",
     "median_pairwise_distance",
     "merge_stats",
+    "metric_inf",
     "mmd2",
+    "mmd2_sweep",
     "numpy_subset_indices",
     "prdc",
+    "resample_indices",
+    "sample_sizes",
 ]
