@@ -31,9 +31,20 @@ from jaxmetrics._sweeps import kernel_distance_sweep, mmd2_sweep
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    """Import the audio pipeline (``AudioMetrics``) on first use; the core stays light."""
+    if name == "AudioMetrics":
+        from jaxmetrics._audio_metrics import AudioMetrics
+
+        return AudioMetrics
+    raise AttributeError(f"module 'jaxmetrics' has no attribute {name!r}")
+
+
 __all__ = [
     "APA",
     "PRDC",
+    "AudioMetrics",
     "BootstrapCI",
     "Extrapolation",
     "GaussianStats",
