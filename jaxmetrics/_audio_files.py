@@ -130,15 +130,19 @@ class AudioFiles:
         sr: the embedder's rate.
         window: samples per window at ``sr``.
         win_dur: the window duration (for messages).
+        skipped: files already left out (e.g. stems without a context).
 
     """
 
-    def __init__(self, files: list, sr: int, window: int, win_dur: float) -> None:
+    def __init__(
+        self, files: list, sr: int, window: int, win_dur: float, skipped: list | None = None
+    ) -> None:
         self.files = files
         self.sr = sr
         self.window = window
         self.win_dur = win_dur
-        self.skipped: list[Skipped] = []
+        self.skipped: list[Skipped] = list(skipped or [])
+        self.total = len(files) + len(self.skipped)
         self.used: list[str] = []
         self.windows_per_file: list[int] = []
 
