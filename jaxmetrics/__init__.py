@@ -7,6 +7,13 @@ context (the global ``jax_enable_x64`` flag is never changed).
 """
 
 from jaxmetrics._apa import APA, apa, apa_from_distances
+from jaxmetrics._batch import (
+    apa_batch,
+    frechet_distance_batch,
+    kernel_distance_batch,
+    prdc_batch,
+    stack_sets,
+)
 from jaxmetrics._bootstrap import BootstrapCI, bootstrap_ci, bootstrap_indices
 from jaxmetrics._extrapolation import (
     Extrapolation,
@@ -51,15 +58,18 @@ __all__ = [
     "KernelDistance",
     "apa",
     "apa_from_distances",
+    "apa_batch",
     "bootstrap_ci",
     "bootstrap_indices",
     "effective_subset_size",
     "fit_inverse_n",
     "frechet_distance",
+    "frechet_distance_batch",
     "frechet_distance_from_stats",
     "frechet_distance_inf",
     "gaussian_stats",
     "kernel_distance",
+    "kernel_distance_batch",
     "kernel_distance_sweep",
     "median_pairwise_distance",
     "merge_stats",
@@ -68,6 +78,8 @@ __all__ = [
     "mmd2_sweep",
     "numpy_subset_indices",
     "prdc",
+    "prdc_batch",
     "resample_indices",
     "sample_sizes",
+    "stack_sets",
 ]

@@ -119,11 +119,6 @@ def _finite_rows(x: jax.Array) -> jax.Array:
     return jnp.isfinite(x).all(axis=-1)
 
 
-def _map_batch(row_bytes: int, budget: int = 256 << 20) -> int:
-    """How many sets ``lax.map`` processes at once within a memory budget."""
-    return max(1, budget // max(row_bytes, 1))
-
-
 # --------------------------------------------------------------------------
 # Fréchet distance
 # --------------------------------------------------------------------------
@@ -133,19 +128,19 @@ def _frechet_one(shared, x, n):
     factor, mean, trace = shared
     stats = _stats.masked_stats(x, n)
     diff = mean - stats.mean
-    cross = _linalg.trace_sqrt_with_factor(factor, stats.covariance)
+    cross = _linalg.nuclear_norm(_linalg.matmul(factor.T, _linalg.psd_factor(stats.covariance)))
     return jnp.maximum(diff @ diff + trace + jnp.trace(stats.covariance) - 2.0 * cross, 0.0)
 
 
-@functools.partial(jax.jit, static_argnames=("dtype", "batch", "devices"))
-def _frechet_batch(ref: GaussianStats, cands, counts, *, dtype, batch, devices):
+@functools.partial(jax.jit, static_argnames=("dtype", "devices"))
+def _frechet_batch(ref: GaussianStats, cands, counts, *, dtype, devices):
     cov = ref.covariance.astype(dtype)
-    shared = (_linalg.psd_factor(0.5 * (cov + cov.T)), ref.mean.astype(dtype), jnp.trace(cov))
+    shared = (_linalg.psd_factor(cov), ref.mean.astype(dtype), jnp.trace(cov))
 
     def local(shared, c, n):
-        return lax.map(
-            lambda a: _frechet_one(shared, a[0].astype(dtype), a[1]), (c, n), batch_size=batch
-        )
+        # Sequential map: psd_factor's Cholesky-or-eigh branch stays a real
+        # branch (vmap would evaluate both for every set).
+        return lax.map(lambda a: _frechet_one(shared, a[0].astype(dtype), a[1]), (c, n))
 
     out = _sharding.map_over_shards(local, shared, [cands, counts], _sharding.as_list(devices))
     return out[: cands.shape[0]]
@@ -205,14 +200,11 @@ def frechet_distance_batch(
     _validation.check_same_dim(ref.mean, cands, "reference", "candidates")
     devices = _sharding.resolve_devices(devices)
     with _precision.precision_scope(precision, False) as dtype:
-        d = cands.shape[2]
-        batch = _map_batch((cands.shape[1] * d + 3 * d * d) * jnp.dtype(dtype).itemsize)
         return _frechet_batch(
             _stats._as_jax(ref),
             jnp.asarray(cands),
             jnp.asarray(counts),
             dtype=dtype,
-            batch=batch,
             devices=None if devices is None else tuple(devices),
         )
 
@@ -266,11 +258,12 @@ def apa_batch(
 
 
 @functools.partial(jax.jit, static_argnames=("k", "block", "dtype", "devices"))
-def _prdc_batch(ref, cands, counts, *, k, block, dtype, devices):
+def _prdc_batch(ref, cands, counts, ref_sizes, *, k, block, dtype, devices):
+    # ref_sizes = (N, 1/k) arrives as a traced argument so the final divisions
+    # stay IEEE divisions, as in the single call (see _prdc._prdc_from_radii).
     ref = ref.astype(dtype)
     ref_r2 = _prdc._knn_sq_radii(ref, k, block)
-    n = jnp.asarray(ref.shape[0], dtype)
-    inv_k = jnp.asarray(1.0 / k, dtype)
+    n, inv_k = ref_sizes[0], ref_sizes[1]
 
     def one(shared, y, m):
         ref, ref_r2, n, inv_k = shared
@@ -334,6 +327,7 @@ def prdc_batch(
             jnp.asarray(reference),
             jnp.asarray(cands),
             jnp.asarray(counts),
+            jnp.asarray([reference.shape[0], 1.0 / k], dtype),
             k=k,
             block=_prdc._block_for(reference.shape[0], cands.shape[1], block_size),
             dtype=dtype,

