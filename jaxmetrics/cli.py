@@ -320,8 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated subset of fad,kd,prdc (default: all)",
     )
     demo.add_argument("--embedder", default="logmel", help="embedder (default: logmel)")
-    demo.add_argument("--clips", type=int, default=48, help="clips per set (default 48)")
-    demo.add_argument("--seconds", type=float, default=8.0, help="clip length (default 8 s)")
+    demo.add_argument("--clips", type=int, default=32, help="clips per set (default 32)")
+    demo.add_argument("--seconds", type=float, default=6.0, help="clip length (default 6 s)")
     demo.add_argument("--save-audio", metavar="DIR", help="also write the demo audio as wav")
     demo.add_argument(
         "--embeddings", action="store_true", help="score synthetic embeddings instead of audio"

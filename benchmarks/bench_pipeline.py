@@ -1,0 +1,204 @@
+"""AudioMetrics pipeline throughput beside the bare model and beside audio_metrics.AudioMetrics.
+
+Random weights (written to a temporary ``JAXMETRICS_WEIGHTS`` directory),
+torch on ``--threads`` threads, CPU. For each embedder and task the table
+gives windows per second of:
+
+- ``forward``: the model alone on inputs prepared beforehand;
+- ``embed``: the adapter (``embedder.embed``: checks, features, forward);
+- ``ours``: ``jaxmetrics.AudioMetrics`` (``add_reference`` then ``evaluate``);
+- ``audio-metrics``: ``audio_metrics.AudioMetrics`` 1.0.4 with the same
+  embedder object injected (where that package imports).
+
+Tasks: ``fad`` (stems: one model call per window) and ``fad+apa`` (reference
+windows are embedded three times: stem, aligned mix, misaligned mix; L0
+mixes). Throughput counts model windows (embedder inputs), so the columns are
+comparable; ``overhead`` is ours over ``embed`` minus one. Input is at the
+embedder's rate unless ``--input-sr`` is given.
+
+Usage: python benchmarks/bench_pipeline.py [--windows 64] [--clap-windows 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _write_weights(directory: Path) -> None:
+    import torch
+
+    from embedders import _clap, _vggish
+
+    torch.manual_seed(0)
+    torch.save(_vggish.build_network().state_dict(), directory / "vggish-10086976.pth")
+    state = {f"module.{k}": v for k, v in _clap.build_network().state_dict().items()}
+    torch.save({"state_dict": state}, directory / _clap.CLAP_CHECKPOINTS["music"].filename)
+
+
+class _Shared:
+    """Our embedder in audio-metrics' convention too (``sr``, ``forward``, ``get_device``)."""
+
+    def __init__(self, inner, torch) -> None:
+        self.inner, self.torch = inner, torch
+        self.name, self.sample_rate, self.sr = inner.name, inner.sample_rate, inner.sample_rate
+
+    def embed(self, audio):
+        return self.inner.embed(audio)
+
+    def get_device(self):  # their GPU handler runs the call in place on "cuda:0"
+        return self.torch.device("cuda", 0)
+
+    def forward(self, data, sr=None):
+        return {
+            "embedding": self.torch.from_numpy(self.inner.embed(data["audio"].astype(np.float32)))
+        }
+
+
+def _bare_forward(embedder, audio):
+    import torch
+
+    from embedders._clap import CLIP_SAMPLES, prepare
+    from embedders._vggish_features import log_mel_examples
+
+    if embedder.name == "vggish":
+        ex = log_mel_examples(audio)
+        x = torch.from_numpy(ex.reshape(-1, 1, *ex.shape[2:]).copy())
+        batch = embedder.batch_size
+    else:
+        x = torch.from_numpy(prepare(audio).reshape(-1, CLIP_SAMPLES).copy())
+        batch = embedder.batch_size
+
+    def run():
+        with torch.inference_mode():
+            for i in range(0, x.shape[0], batch):
+                embedder._model(x[i : i + batch])
+
+    return run
+
+
+def _interleaved(fns, repeats):
+    """Median time of each function, run round-robin so that load drift hits all alike."""
+    for fn in fns.values():
+        fn()  # warm-up (jit compiles, first-touch allocations)
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: float(np.median(t)) for name, t in times.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--windows", type=int, default=64, help="VGGish windows per set")
+    parser.add_argument("--clap-windows", type=int, default=16, help="CLAP windows per set")
+    parser.add_argument("--seconds", type=float, default=5.0, help="window length")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--input-sr", type=int, default=None)
+    parser.add_argument("--embedders", nargs="+", default=["vggish", "clap-music"])
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    import embedders
+    from jaxmetrics import AudioMetrics
+
+    try:
+        import audio_metrics
+    except ImportError as err:
+        audio_metrics = None
+        print(f"(audio_metrics not importable: {err})")
+
+    weights = Path(tempfile.mkdtemp())
+    _write_weights(weights)
+    os.environ["JAXMETRICS_WEIGHTS"] = str(weights)
+    os.environ["JAXMETRICS_OFFLINE"] = "1"
+    rng = np.random.default_rng(0)
+    rows = []
+    for name in args.embedders:
+        inner = embedders.get(name, device="cpu")
+        shared = _Shared(inner, torch)
+        sr = inner.sample_rate
+        n = args.windows if name == "vggish" else args.clap_windows
+        win = int(args.seconds * sr)
+        in_sr = args.input_sr or sr
+        stems = rng.uniform(-0.5, 0.5, (n, win)).astype(np.float32)
+        pairs = rng.uniform(-0.5, 0.5, (n, win, 2)).astype(np.float32)
+        if in_sr != sr:
+            import soxr
+
+            stems_in = np.stack([soxr.resample(x, sr, in_sr) for x in stems])
+            pairs_in = np.stack([soxr.resample(x, sr, in_sr) for x in pairs])
+        else:
+            stems_in, pairs_in = stems, pairs
+        fns = {
+            "forward": _bare_forward(inner, stems),
+            "embed": lambda s=stems, e=inner: e.embed(s),
+        }
+        tasks = (
+            ("fad", ["fad"], stems_in, 2 * n),
+            ("fad+apa", ["fad", "apa"], pairs_in, 3 * n + 2 * n),
+        )
+        for task, metrics, data, _ in tasks:
+
+            def ours(m=metrics, d=data, e=shared, r=in_sr):
+                am = AudioMetrics(m, embedder=e, win_dur=args.seconds, input_sr=r, progress=False)
+                am.add_reference(d)
+                am.evaluate(d)
+
+            fns[f"ours {task}"] = ours
+            if audio_metrics is not None:
+
+                def theirs(m=metrics, d=data, e=shared, r=in_sr):
+                    am = audio_metrics.AudioMetrics(
+                        metrics=m, embedder=e, device_indices=[0], win_dur=args.seconds, input_sr=r
+                    )
+                    am.add_reference(d)
+                    am.evaluate(iter(d))
+
+                fns[f"theirs {task}"] = theirs
+        t = _interleaved(fns, args.repeats)
+        for task, _, _, calls in tasks:
+            theirs_t = t.get(f"theirs {task}")
+            rows.append(
+                (
+                    name,
+                    task,
+                    calls,
+                    t["forward"] / n,
+                    t["embed"] / n,
+                    t[f"ours {task}"] / calls,
+                    None if theirs_t is None else theirs_t / calls,
+                )
+            )
+
+    print(
+        f"\nCPU, torch {torch.__version__}, {args.threads} threads, {args.seconds:g} s windows, "
+        f"input at {args.input_sr or 'the embedder rate in'} Hz, "
+        f"median of {args.repeats} interleaved runs\n"
+    )
+    print(
+        "| embedder | task | model windows | forward win/s | embed win/s | ours win/s "
+        "| audio-metrics win/s | ours / audio-metrics | overhead vs embed |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, task, calls, fwd, emb, ours_t, theirs_t in rows:
+        ratio = f"{theirs_t / ours_t:.2f}x" if theirs_t else "n/a"
+        theirs_s = f"{1 / theirs_t:.1f}" if theirs_t else "n/a"
+        print(
+            f"| {name} | {task} | {calls} | {1 / fwd:.1f} | {1 / emb:.1f} | {1 / ours_t:.1f} "
+            f"| {theirs_s} | {ratio} | {ours_t / emb - 1:+.0%} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
