@@ -8,6 +8,7 @@ sweep over ``gamma``, ``coef0`` or ``bandwidth`` can be ``jax.vmap``-ed.
 from __future__ import annotations
 
 import functools
+import math
 from typing import NamedTuple
 
 import jax
@@ -33,11 +34,31 @@ class KernelSpec(NamedTuple):
     coef0: jax.Array
 
 
+def _shifted_power(t: jax.Array, c: jax.Array, degree: int) -> jax.Array:
+    """``(t + c)**degree - c**degree``, expanded so nothing cancels.
+
+    Every MMD² estimator is invariant to adding a constant to the kernel
+    (the within-set and cross terms carry it with weights 1 + 1 - 2), so the
+    metrics use the polynomial kernel minus ``coef0**degree``. Typical
+    embeddings give ``gamma * x.y`` of ~1e-3 beside ``coef0 = 1``: subtracting
+    afterwards loses ~3 of float32's 7 digits, expanding
+    ``sum_j C(p, j) c^(p-j) t^j`` in Horner form loses none.
+    """
+    acc = jnp.ones_like(t)
+    for j in range(degree - 1, 0, -1):
+        acc = acc * t + math.comb(degree, j) * c ** (degree - j)
+    return acc * t
+
+
 def kernel_block(spec: KernelSpec, a: jax.Array, b: jax.Array) -> jax.Array:
-    """Kernel matrix between the rows of ``a`` ``(p, d)`` and ``b`` ``(q, d)``."""
+    """Kernel matrix between the rows of ``a`` ``(p, d)`` and ``b`` ``(q, d)``.
+
+    The polynomial kernel is returned shifted by ``-coef0**degree`` (see
+    :func:`_shifted_power`); MMD² values are unchanged by the shift.
+    """
     inner = _linalg.matmul(a, b.T)
     if spec.kind == "polynomial":
-        return (spec.gamma * inner + spec.coef0) ** spec.degree
+        return _shifted_power(spec.gamma * inner, spec.coef0, spec.degree)
     sq = jnp.sum(a * a, axis=1)[:, None] + jnp.sum(b * b, axis=1)[None, :] - 2.0 * inner
     return jnp.exp(-spec.gamma * jnp.maximum(sq, 0.0))
 
@@ -45,14 +66,14 @@ def kernel_block(spec: KernelSpec, a: jax.Array, b: jax.Array) -> jax.Array:
 def kernel_diagonal(spec: KernelSpec, a: jax.Array) -> jax.Array:
     """``k(a_i, a_i)`` for every row of ``a``, without forming a matrix."""
     if spec.kind == "polynomial":
-        return (spec.gamma * jnp.sum(a * a, axis=1) + spec.coef0) ** spec.degree
+        return _shifted_power(spec.gamma * jnp.sum(a * a, axis=1), spec.coef0, spec.degree)
     return jnp.ones(a.shape[0], a.dtype)
 
 
 def kernel_rowwise(spec: KernelSpec, a: jax.Array, b: jax.Array) -> jax.Array:
     """``k(a_i, b_i)`` for paired rows (the diagonal of ``K_ab``)."""
     if spec.kind == "polynomial":
-        return (spec.gamma * jnp.sum(a * b, axis=1) + spec.coef0) ** spec.degree
+        return _shifted_power(spec.gamma * jnp.sum(a * b, axis=1), spec.coef0, spec.degree)
     diff = a - b
     return jnp.exp(-spec.gamma * jnp.sum(diff * diff, axis=1))
 
