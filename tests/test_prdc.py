@@ -69,3 +69,18 @@ def test_bad_k(rng):
         jm.prdc(rng.normal(size=(50, 3)), x, k=5)
     with pytest.raises(ValueError, match="k must be >= 1"):
         jm.prdc(x, x, k=0)
+
+
+@pytest.mark.parametrize("width,k", [(40, 6), (2048, 6), (300, 3), (64, 1), (100, 8)])
+def test_tile_k_smallest_keeps_ties(rng, width, k):
+    from jaxmetrics._prdc import _k_smallest, _tile_k_smallest
+
+    # Few distinct values: many ties, within and across groups of 32.
+    values = rng.integers(0, 5, size=(50, width)).astype(np.float32)
+    values[::7, ::3] = np.inf
+    expected = np.sort(values, axis=1)[:, :k]
+    np.testing.assert_array_equal(np.asarray(_tile_k_smallest(values, k)), expected)
+    np.testing.assert_array_equal(np.asarray(_k_smallest(values, k)), expected)
+    np.testing.assert_array_equal(
+        np.asarray(_tile_k_smallest(values.T.copy(), k, axis=0)), expected
+    )
