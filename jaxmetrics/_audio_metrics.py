@@ -109,7 +109,7 @@ def _progress(desc: str, enabled: bool) -> Any:
         try:
             from tqdm.auto import tqdm
 
-            return tqdm(desc=desc, unit="win", leave=False, dynamic_ncols=True)
+            return tqdm(desc=desc, unit="win", leave=True, dynamic_ncols=True)
         except ImportError:
             pass
 

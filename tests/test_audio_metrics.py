@@ -287,7 +287,7 @@ def test_all_metrics_and_identities(songs):
         "apa",
     ]
     assert all(type(v) is float for v in same.values())
-    assert abs(same["fad"]) < 1e-6 and same["apa"] == 1.0
+    assert abs(same["fad"]) < 1e-6 and same["apa"] == pytest.approx(1.0, abs=1e-9)
     assert same["precision"] == same["recall"] == same["coverage"] == 1.0
     noisy = am(np.stack([cand, cand[::-1]], axis=-1) + np.float32(0.05))
     assert noisy["fad"] > 1.0 and noisy["kernel_distance_mean"] > 0.0
@@ -472,4 +472,4 @@ def test_progress_bar_counts_windows(songs, capsys):
         warnings.simplefilter("ignore")
         am.add_reference(ref)
     err = capsys.readouterr().err
-    assert "reference windows" in err and "48" in err
+    assert "reference windows: 48win" in err
