@@ -9,6 +9,7 @@ context (the global ``jax_enable_x64`` flag is never changed).
 from jaxmetrics._apa import APA, apa, apa_from_distances
 from jaxmetrics._batch import (
     apa_batch,
+    evaluate_batch,
     frechet_distance_batch,
     kernel_distance_batch,
     prdc_batch,
@@ -62,6 +63,7 @@ __all__ = [
     "bootstrap_ci",
     "bootstrap_indices",
     "effective_subset_size",
+    "evaluate_batch",
     "fit_inverse_n",
     "frechet_distance",
     "frechet_distance_batch",

@@ -507,3 +507,144 @@ def kernel_distance_batch(
             devices=None if devices is None else tuple(devices),
         )
     return (result, values) if return_values else result
+
+
+# --------------------------------------------------------------------------
+# FD + KD + PRDC in one pass over the distance tiles
+# --------------------------------------------------------------------------
+
+
+@functools.partial(
+    jax.jit, static_argnames=("k", "block", "degree", "num_subsets", "size", "dtype", "devices")
+)
+def _kd_prdc_batch(
+    ref,
+    cands,
+    counts,
+    key,
+    gamma,
+    coef0,
+    ref_sizes,
+    *,
+    k,
+    block,
+    degree,
+    num_subsets,
+    size,
+    dtype,
+    devices,
+):
+    ref = ref.astype(dtype)
+    n, total = ref.shape[0], cands.shape[1]
+    spec = KernelSpec("polynomial", degree, gamma.astype(dtype), coef0.astype(dtype))
+    key_x, key_y = jax.random.split(key)
+    cx = _mmd._count_matrix(_mmd.draw_subsets(key_x, n, n, num_subsets, size), n, dtype)
+    wx = _prdc.tile_weights(cx, block)
+    ref_r2, kxx = _prdc._knn_sq_radii(ref, k, block, kernel=(spec, wx, wx))
+    kxx = kxx - _linalg.matmul(cx, _kernels.kernel_diagonal(spec, ref))
+    n_ref, inv_k = ref_sizes[0], ref_sizes[1]
+
+    def one(shared, y, m):
+        ref, ref_r2, kxx, wx = shared
+        y = jnp.where((jnp.arange(total) < m)[:, None], y.astype(dtype), 0.0)
+        cy = _mmd._count_matrix(_mmd.draw_subsets(key_y, total, m, num_subsets, size), total, dtype)
+        wy = _prdc.tile_weights(cy, block)
+        cand_r2, kyy = _prdc._knn_sq_radii(y, k, block, m, kernel=(spec, wy, wy))
+        kyy = kyy - _linalg.matmul(cy, _kernels.kernel_diagonal(spec, y))
+        sizes = jnp.stack([n_ref, m.astype(dtype), inv_k])
+        result, kxy = _prdc._prdc_from_radii(
+            ref, y, ref_r2, cand_r2, block, sizes, m, kernel=(spec, wx, wy)
+        )
+        values = _mmd._mmd2_from_sums(kxx, kyy, kxy, size, size, "unbiased")
+        return result, KernelDistance(values.mean(), values.std())
+
+    def local(shared, c, m):
+        return lax.map(lambda a: one(shared, a[0], a[1]), (c, m))
+
+    out = _sharding.map_over_shards(
+        local, (ref, ref_r2, kxx, wx), [cands, counts], _sharding.as_list(devices)
+    )
+    return jax.tree_util.tree_map(lambda v: v[: cands.shape[0]], out)
+
+
+def evaluate_batch(
+    reference: ArrayLike,
+    candidates: ArrayLike | Sequence[ArrayLike],
+    *,
+    counts: ArrayLike | None = None,
+    key: jax.Array | None = None,
+    k: int = 5,
+    num_subsets: int = 100,
+    subset_size: int = 1000,
+    degree: int = 3,
+    gamma: float | None = None,
+    coef0: float = 1.0,
+    block_size: int = 2048,
+    precision: str = "float64",
+    devices: Devices = None,
+) -> dict[str, Any]:
+    """FD, KD (polynomial kernel) and PRDC of many candidate sets in one call.
+
+    Equal to :func:`frechet_distance_batch`, :func:`kernel_distance_batch` and
+    :func:`prdc_batch` with the same arguments, but KD and PRDC share their
+    work: every inner-product tile that PRDC needs for distances also gives
+    the polynomial kernel tile, whose subset sums are read off with
+    multiplicity vectors (the whole-set route of :func:`kernel_distance`).
+    Per candidate set, the ``N x M`` cross products are computed once
+    instead of twice.
+
+    Args:
+      reference: ``(n, d)`` reference embeddings.
+      candidates: ``(s, m, d)`` stack, or a list of ``(m_i, d)`` arrays.
+      counts: true row counts of a padded stack.
+      key: PRNG key for the KD subsets (default ``jax.random.key(0)``).
+      k: PRDC neighbourhood size.
+      num_subsets: KD subsets.
+      subset_size: KD subset size (smaller than every set).
+      degree: polynomial degree.
+      gamma: polynomial scale (default ``1 / d``).
+      coef0: polynomial offset.
+      block_size: tile edge.
+      precision: ``"float64"`` (default) or ``"float32"``.
+      devices: as in :func:`frechet_distance_batch`.
+
+    Returns:
+      ``{"fad": (s,) array, "kernel_distance": KernelDistance, "prdc": PRDC}``.
+
+    References:
+      Kilgour et al., arXiv:1812.08466; Bińkowski et al., arXiv:1801.01401;
+      Naeem et al., arXiv:2002.09797.
+    """
+    k = _validation.check_positive_int(k, "k")
+    num_subsets = _validation.check_positive_int(num_subsets, "num_subsets")
+    subset_size = _validation.check_positive_int(subset_size, "subset_size", minimum=2)
+    degree = _validation.check_positive_int(degree, "degree")
+    block_size = _validation.check_positive_int(block_size, "block_size", minimum=8)
+    need = max(k + 1, subset_size + 1)
+    why = f"for k={k} nearest neighbours and subsets of {subset_size}"
+    reference = _validation.check_embeddings(reference, "reference", min_rows=need, why=why)
+    cands, counts = _check_candidates(candidates, counts, name="candidates", min_rows=need, why=why)
+    _validation.check_same_dim(reference, cands, "reference", "candidates")
+    fad = frechet_distance_batch(
+        reference, cands, counts=counts, precision=precision, devices=devices
+    )
+    devices = _sharding.resolve_devices(devices)
+    d = reference.shape[1]
+    with _precision.precision_scope(precision, False) as dtype:
+        result, kd = _kd_prdc_batch(
+            jnp.asarray(reference),
+            jnp.asarray(cands),
+            jnp.asarray(counts),
+            jax.random.key(0) if key is None else key,
+            jnp.asarray(1.0 / d if gamma is None else gamma, dtype),
+            jnp.asarray(coef0, dtype),
+            jnp.asarray([reference.shape[0], 1.0 / k], dtype),
+            k=k,
+            block=_prdc._block_for(reference.shape[0], cands.shape[1], block_size),
+            degree=degree,
+            num_subsets=num_subsets,
+            size=subset_size,
+            dtype=dtype,
+            devices=None if devices is None else tuple(devices),
+        )
+    return {"fad": fad, "kernel_distance": kd, "prdc": result}

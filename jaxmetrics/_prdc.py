@@ -17,7 +17,7 @@ import numpy as np
 from jax import lax
 from jax.typing import ArrayLike
 
-from jaxmetrics import _linalg, _precision, _sharding, _validation
+from jaxmetrics import _kernels, _linalg, _precision, _sharding, _validation
 
 
 class PRDC(NamedTuple):
@@ -55,8 +55,26 @@ def _tiles(
 
 
 def _sq_distances(a, a_sq, b, b_sq):
-    d2 = a_sq[:, None] + b_sq[None, :] - 2.0 * _linalg.matmul(a, b.T)
-    return jnp.maximum(d2, 0.0)
+    return _sq_from_inner(_linalg.matmul(a, b.T), a_sq, b_sq)
+
+
+def _sq_from_inner(inner, a_sq, b_sq):
+    return jnp.maximum(a_sq[:, None] + b_sq[None, :] - 2.0 * inner, 0.0)
+
+
+def tile_weights(weights: jax.Array, block: int) -> jax.Array:
+    """``(s, n)`` subset multiplicities laid out like the row tiles: ``(tiles, s, block)``."""
+    s, n = weights.shape
+    num = -(-n // block)
+    padded = jnp.pad(weights, ((0, 0), (0, num * block - n)))
+    return padded.reshape(s, num, block).transpose(1, 0, 2)
+
+
+def _kernel_tile_sum(kernel, inner, i, j):
+    """``w_a[k] @ K_tile @ w_b[k]`` for every subset ``k`` of a fused KD (see prdc_batch)."""
+    spec, w_a, w_b = kernel
+    k_tile = _kernels.kernel_block_from_inner(spec, inner)
+    return jnp.sum(_linalg.matmul(w_a[i], k_tile) * w_b[j], axis=1)
 
 
 def _zero_diagonal(tile: jax.Array) -> jax.Array:
@@ -123,7 +141,8 @@ def _knn_sq_radii(
     block: int,
     n_valid: jax.Array | None = None,
     devices: tuple[jax.Device, ...] | None = None,
-) -> jax.Array:
+    kernel: tuple | None = None,
+) -> jax.Array | tuple[jax.Array, jax.Array]:
     """Squared distance from each row to its k-th nearest *other* row.
 
     As in the prdc package: the (k+1)-th smallest distance of the row, the
@@ -132,6 +151,10 @@ def _knn_sq_radii(
     running k+1 smallest of its rows (along rows) and of its columns' rows
     (along columns). With ``devices``, the tile pairs are spread over the
     devices and the per-device candidates merged exactly at the end.
+
+    With ``kernel = (spec, w_tiles, w_tiles)`` the same inner products also
+    give the kernel sums ``w[k] @ K(x, x) @ w[k]`` of every subset ``k``
+    (diagonal included); they are returned beside the radii.
     """
     tiles, sq, valid = _tiles(x, block, n_valid)
     num = tiles.shape[0]
@@ -142,11 +165,16 @@ def _knn_sq_radii(
         merged = _k_smallest(jnp.concatenate([best[line], fresh], axis=1), k + 1)
         return best.at[line].set(merged)
 
-    def per_pair(best, pair):
+    def per_pair(carry, pair):
+        best, sums = carry
         i, j = pair[0], pair[1]
         live = i >= 0
         i, j = jnp.maximum(i, 0), jnp.maximum(j, 0)
-        d2 = _sq_distances(tiles[i], sq[i], tiles[j], sq[j])
+        inner = _linalg.matmul(tiles[i], tiles[j].T)
+        if kernel is not None:
+            twice = jnp.where(i == j, 1.0, 2.0) * live
+            sums = sums + twice * _kernel_tile_sum(kernel, inner, i, j)
+        d2 = _sq_from_inner(inner, sq[i], sq[j])
         # A point's distance to itself is exactly 0, as in the prdc package.
         d2 = lax.cond(i == j, _zero_diagonal, lambda t: t, d2)
         d2 = jnp.where(valid[j][None, :] & valid[i][:, None], d2, jnp.inf)
@@ -154,18 +182,23 @@ def _knn_sq_radii(
         new = lax.cond(
             i != j, lambda b: update(b, j, _tile_k_smallest(d2, k + 1, axis=0)), lambda b: b, new
         )
-        return jnp.where(live, new, best), None
+        return (jnp.where(live, new, best), sums), None
+
+    subsets = 0 if kernel is None else kernel[1].shape[1]
 
     def local(_, chunk):
         init = jnp.full((num, block, k + 1), jnp.inf, x.dtype)
-        best, _ = lax.scan(per_pair, init, chunk)
-        return best[None]
+        (best, sums), _ = lax.scan(per_pair, (init, jnp.zeros((subsets,), x.dtype)), chunk)
+        return best[None], sums[None]
 
-    best = _sharding.map_over_shards(local, None, [pairs], _sharding.as_list(devices), fill=-1)
+    best, sums = _sharding.map_over_shards(
+        local, None, [pairs], _sharding.as_list(devices), fill=-1
+    )
     if best.shape[0] > 1:  # one candidate list per device: merge them
         best = jnp.moveaxis(best, 0, 2).reshape(num * block, -1)
         best = _k_smallest(best, k + 1)
-    return best.reshape(num * block, k + 1).max(axis=1)[: x.shape[0]]
+    radii = best.reshape(num * block, k + 1).max(axis=1)[: x.shape[0]]
+    return radii if kernel is None else (radii, sums.sum(axis=0))
 
 
 def _tile_radii(radii: jax.Array, valid: jax.Array) -> jax.Array:
@@ -174,24 +207,28 @@ def _tile_radii(radii: jax.Array, valid: jax.Array) -> jax.Array:
     return jnp.where(valid, padded, -jnp.inf)
 
 
-def _cross_pass(shared, ids):
+def _cross_pass(shared, ids, kernel=None):
     """Reference row blocks ``ids`` (-1: skip) against every candidate block.
 
     Returns the candidate-side accumulators of these blocks (``in a reference
     ball`` flags, ball counts) with a leading axis of 1, to be combined over
-    devices, and per-block ``in a candidate ball`` / ``covered`` flags.
+    devices, and per-block ``in a candidate ball`` / ``covered`` flags. With
+    ``kernel``, also the cross kernel sums of every subset (leading axis 1).
     """
     r_tiles, r_sq, r_rad, c_tiles, c_sq, c_rad, c_valid = shared
 
     def per_ref_block(carry, i):
-        cand_in_ball, cand_count = carry
+        cand_in_ball, cand_count, sums = carry
         live = i >= 0
         i = jnp.maximum(i, 0)
         radius = jnp.where(live, r_rad[i], -jnp.inf)
 
-        def per_cand_block(inner, j):
-            nearest, ref_in_ball, cand_in_ball, cand_count = inner
-            d2 = _sq_distances(r_tiles[i], r_sq[i], c_tiles[j], c_sq[j])
+        def per_cand_block(state, j):
+            nearest, ref_in_ball, cand_in_ball, cand_count, sums = state
+            inner = _linalg.matmul(r_tiles[i], c_tiles[j].T)
+            if kernel is not None:
+                sums = sums + live * _kernel_tile_sum(kernel, inner, i, j)
+            d2 = _sq_from_inner(inner, r_sq[i], c_sq[j])
             in_ref_ball = d2 < radius[:, None]
             in_cand_ball = d2 < c_rad[j][None, :]
             cand_in_ball = cand_in_ball.at[j].set(cand_in_ball[j] | in_ref_ball.any(axis=0))
@@ -199,7 +236,7 @@ def _cross_pass(shared, ids):
             ref_in_ball = ref_in_ball | in_cand_ball.any(axis=1)
             d2 = jnp.where(c_valid[j][None, :], d2, jnp.inf)
             nearest = jnp.minimum(nearest, d2.min(axis=1))
-            return (nearest, ref_in_ball, cand_in_ball, cand_count), None
+            return (nearest, ref_in_ball, cand_in_ball, cand_count, sums), None
 
         block = r_tiles.shape[1]
         init = (
@@ -207,18 +244,26 @@ def _cross_pass(shared, ids):
             jnp.zeros((block,), bool),
             cand_in_ball,
             cand_count,
+            sums,
         )
-        (nearest, ref_in_ball, cand_in_ball, cand_count), _ = lax.scan(
+        (nearest, ref_in_ball, cand_in_ball, cand_count, sums), _ = lax.scan(
             per_cand_block, init, jnp.arange(c_tiles.shape[0])
         )
-        return (cand_in_ball, cand_count), (ref_in_ball, nearest < radius)
+        return (cand_in_ball, cand_count, sums), (ref_in_ball, nearest < radius)
 
-    init = (jnp.zeros(c_valid.shape, bool), jnp.zeros(c_valid.shape, jnp.int32))
-    (cand_in_ball, cand_count), per_block = lax.scan(per_ref_block, init, ids)
-    return (cand_in_ball[None], cand_count[None]), per_block
+    subsets = 0 if kernel is None else kernel[1].shape[1]
+    init = (
+        jnp.zeros(c_valid.shape, bool),
+        jnp.zeros(c_valid.shape, jnp.int32),
+        jnp.zeros((subsets,), r_tiles.dtype),
+    )
+    (cand_in_ball, cand_count, sums), per_block = lax.scan(per_ref_block, init, ids)
+    return (cand_in_ball[None], cand_count[None], sums[None]), per_block
 
 
-def _prdc_from_radii(ref, cand, ref_r2, cand_r2, block, sizes, cand_valid=None, devices=None):
+def _prdc_from_radii(
+    ref, cand, ref_r2, cand_r2, block, sizes, cand_valid=None, devices=None, kernel=None
+):
     """The four metrics given squared k-NN radii.
 
     ``sizes`` holds ``(N, M, 1/k)`` as a traced array: dividing by a traced
@@ -227,15 +272,20 @@ def _prdc_from_radii(ref, cand, ref_r2, cand_r2, block, sizes, cand_valid=None, 
     ``cand_valid`` is the number of real candidate rows of a padded set. With
     ``devices``, reference row blocks are spread over the devices and the
     candidate-side flags and counts are combined afterwards (exactly: OR and
-    integer sums).
+    integer sums). With ``kernel = (spec, w_ref_tiles, w_cand_tiles)`` the
+    cross kernel sums of every subset are returned too, as ``(PRDC, sums)``.
     """
     r_tiles, r_sq, r_valid = _tiles(ref, block)
     c_tiles, c_sq, c_valid = _tiles(cand, block, cand_valid)
     r_rad, c_rad = _tile_radii(ref_r2, r_valid), _tile_radii(cand_r2, c_valid)
     shared = (r_tiles, r_sq, r_rad, c_tiles, c_sq, c_rad, c_valid)
     num_r = r_tiles.shape[0]
-    (cand_in_ball, cand_count), (ref_in_ball, covered) = _sharding.map_over_shards(
-        _cross_pass, shared, [jnp.arange(num_r)], _sharding.as_list(devices), fill=-1
+    (cand_in_ball, cand_count, sums), (ref_in_ball, covered) = _sharding.map_over_shards(
+        functools.partial(_cross_pass, kernel=kernel),
+        shared,
+        [jnp.arange(num_r)],
+        _sharding.as_list(devices),
+        fill=-1,
     )
     cand_in_ball, cand_count = cand_in_ball.any(axis=0), cand_count.sum(axis=0)
     ref_in_ball, covered = ref_in_ball[:num_r], covered[:num_r]
@@ -246,7 +296,8 @@ def _prdc_from_radii(ref, cand, ref_r2, cand_r2, block, sizes, cand_valid=None, 
     density = inv_k * (jnp.sum(jnp.where(c_valid, cand_count, 0), dtype=dtype) / m)
     recall = jnp.sum(ref_in_ball & r_valid, dtype=dtype) / n
     coverage = jnp.sum(covered & r_valid, dtype=dtype) / n
-    return PRDC(precision, recall, density, coverage)
+    result = PRDC(precision, recall, density, coverage)
+    return result if kernel is None else (result, sums.sum(axis=0))
 
 
 @functools.partial(jax.jit, static_argnames=("k", "block", "dtype", "devices"))

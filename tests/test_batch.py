@@ -89,6 +89,28 @@ def test_kernel_distance_batch_equals_loop(sets, kernel):
         )
 
 
+def test_evaluate_batch_shares_tiles_and_equals_the_separate_calls(sets):
+    reference, candidates = sets
+    key = jax.random.key(5)
+    opts = {"num_subsets": 8, "subset_size": 100}
+    fused = jm.evaluate_batch(reference, candidates, key=key, k=4, block_size=64, **opts)
+    kd = jm.kernel_distance_batch(reference, candidates, key=key, **opts)
+    pr = jm.prdc_batch(reference, candidates, k=4, block_size=64)
+    fd = jm.frechet_distance_batch(reference, candidates)
+    np.testing.assert_allclose(np.asarray(fused["fad"]), np.asarray(fd), rtol=1e-12)
+    # Same kernel values summed tile by tile instead of row block by row block.
+    np.testing.assert_allclose(
+        np.asarray(fused["kernel_distance"].mean), np.asarray(kd.mean), rtol=1e-9, atol=1e-13
+    )
+    np.testing.assert_allclose(
+        np.asarray(fused["kernel_distance"].std), np.asarray(kd.std), rtol=1e-8, atol=1e-13
+    )
+    for name in pr._fields:
+        np.testing.assert_array_equal(
+            np.asarray(getattr(fused["prdc"], name)), np.asarray(getattr(pr, name))
+        )
+
+
 def test_apa_batch_equals_loop(sets):
     reference, candidates = sets
     anti = reference[::-1] * 1.3 + 0.4
@@ -170,6 +192,9 @@ SHARDED_SCRIPT = textwrap.dedent(
             "kd_batch": jm.kernel_distance_batch(
                 ref, sets, num_subsets=5, subset_size=100, devices=devices).mean.tolist(),
             "apa_batch": jm.apa_batch(sets, ref, ref + 0.3, devices=devices).score.tolist(),
+            "evaluate_kd": jm.evaluate_batch(
+                ref, sets, num_subsets=5, subset_size=100, block_size=64, devices=devices
+            )["kernel_distance"].mean.tolist(),
         }
     json.dump(out, sys.stdout)
     """
@@ -192,7 +217,7 @@ def test_eight_forced_host_devices_give_identical_results():
     single, sharded = out["single"], out["sharded"]
     assert sharded["prdc"] == single["prdc"]
     assert sharded["prdc_batch"] == single["prdc_batch"]
-    for name in ("kd", "fd_batch", "kd_batch", "apa_batch"):
+    for name in ("kd", "fd_batch", "kd_batch", "apa_batch", "evaluate_kd"):
         # Work is split, never approximated: the same float64 operations run
         # on each set; only XLA's partitioned reductions may reorder sums.
         np.testing.assert_allclose(sharded[name], single[name], rtol=1e-12, atol=1e-15)
