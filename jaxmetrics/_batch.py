@@ -488,8 +488,7 @@ def kernel_distance_batch(
         else:
             gammas = jnp.full((s,), 1.0 / (2.0 * bandwidth**2), dtype)
         route = _mmd._choose_route(n_x, total, d, num_subsets, subset_size)
-        itemsize = jnp.dtype(dtype).itemsize
-        batch = max(1, min(num_subsets, (256 << 20) // (3 * subset_size**2 * itemsize)))
+        batch = _mmd.subsets_per_batch(num_subsets, subset_size, dtype)
         result, values = _kd_batch(
             jnp.asarray(reference),
             jnp.asarray(cands),

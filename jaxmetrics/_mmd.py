@@ -106,6 +106,11 @@ def _mmd2_full(x, y, gamma, coef0, *, kind, degree, estimator, dtype):
 
 
 def _resolve_kernel(kernel, x, y, degree, gamma, coef0, bandwidth, precision):
+    """``(degree, gamma, coef0)`` of the kernel; call inside the precision scope.
+
+    For the RBF kernel, ``gamma = 1 / (2 bandwidth^2)``, the bandwidth defaulting
+    to the median pairwise distance of ``y``.
+    """
     _validation.check_choice(kernel, "kernel", _kernels.KERNELS)
     if kernel == "polynomial":
         degree = _validation.check_positive_int(degree, "degree")
@@ -113,12 +118,13 @@ def _resolve_kernel(kernel, x, y, degree, gamma, coef0, bandwidth, precision):
         return degree, gamma, coef0
     if bandwidth is None:
         bandwidth = _kernels.median_pairwise_distance(y, precision=precision)
-    # gamma = 1 / (2 sigma^2); computed in the caller's precision scope.
-    return 1, bandwidth, 0.0
+    return 1, 1.0 / (2.0 * jnp.asarray(bandwidth) ** 2), 0.0
 
 
-def _rbf_gamma(bandwidth):
-    return 1.0 / (2.0 * jnp.asarray(bandwidth) ** 2)
+def subsets_per_batch(num_subsets: int, subset_size: int, dtype: Any) -> int:
+    """How many subsets are vmapped at once: three kernel blocks in 256 MiB."""
+    itemsize = jnp.dtype(dtype).itemsize
+    return max(1, min(num_subsets, (256 << 20) // (3 * subset_size**2 * itemsize)))
 
 
 def mmd2(
@@ -186,8 +192,6 @@ def mmd2(
         degree, gamma, coef0 = _resolve_kernel(
             kernel, x, y, degree, gamma, coef0, bandwidth, precision
         )
-        if kernel == "rbf":
-            gamma = _rbf_gamma(gamma)
         return _mmd2_full(
             jnp.asarray(x),
             jnp.asarray(y),
@@ -460,8 +464,6 @@ def kernel_distance(
         degree, gamma, coef0 = _resolve_kernel(
             kernel, x, y, degree, gamma, coef0, bandwidth, precision
         )
-        if kernel == "rbf":
-            gamma = _rbf_gamma(gamma)
         if subset_indices is None:
             key = jax.random.key(0) if key is None else key
             idx_x, idx_y = _random_subset_indices(key, n_x, n_y, num_subsets, subset_size)
@@ -469,8 +471,7 @@ def kernel_distance(
         route = (
             _choose_route(n_x, n_y, d, num_subsets, subset_size) if devices is None else "subsets"
         )
-        itemsize = jnp.dtype(dtype).itemsize
-        batch = max(1, min(num_subsets, (256 << 20) // (3 * subset_size**2 * itemsize)))
+        batch = subsets_per_batch(num_subsets, subset_size, dtype)
         result, values = _kernel_distance(
             jnp.asarray(x),
             jnp.asarray(y),
