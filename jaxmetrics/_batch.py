@@ -119,6 +119,21 @@ def _finite_rows(x: jax.Array) -> jax.Array:
     return jnp.isfinite(x).all(axis=-1)
 
 
+def _map_sets(one, shared, split, devices):
+    """``one(shared, *per_set)`` for every set, in order, spread over ``devices``.
+
+    A sequential ``lax.map`` keeps memory at one set (and keeps ``lax.cond``
+    branches real); with devices the set axis is sharded and the padding
+    results are dropped.
+    """
+
+    def local(shared, *parts):
+        return lax.map(lambda row: one(shared, *row), tuple(parts))
+
+    out = _sharding.map_over_shards(local, shared, split, _sharding.as_list(devices))
+    return jax.tree_util.tree_map(lambda v: v[: split[0].shape[0]], out)
+
+
 # --------------------------------------------------------------------------
 # Fréchet distance
 # --------------------------------------------------------------------------
@@ -137,13 +152,11 @@ def _frechet_batch(ref: GaussianStats, cands, counts, *, dtype, devices):
     cov = ref.covariance.astype(dtype)
     shared = (_linalg.psd_factor(cov), ref.mean.astype(dtype), jnp.trace(cov))
 
-    def local(shared, c, n):
-        # Sequential map: psd_factor's Cholesky-or-eigh branch stays a real
-        # branch (vmap would evaluate both for every set).
-        return lax.map(lambda a: _frechet_one(shared, a[0].astype(dtype), a[1]), (c, n))
-
-    out = _sharding.map_over_shards(local, shared, [cands, counts], _sharding.as_list(devices))
-    return out[: cands.shape[0]]
+    # Sequential map: psd_factor's Cholesky-or-eigh branch stays a real branch
+    # (vmap would evaluate both for every set).
+    return _map_sets(
+        lambda sh, x, n: _frechet_one(sh, x.astype(dtype), n), shared, [cands, counts], devices
+    )
 
 
 def _reference_stats(reference: Any, name: str, precision: str) -> GaussianStats:
@@ -272,13 +285,7 @@ def _prdc_batch(ref, cands, counts, ref_sizes, *, k, block, dtype, devices):
         sizes = jnp.stack([n, m.astype(dtype), inv_k])
         return _prdc._prdc_from_radii(ref, y, ref_r2, cand_r2, block, sizes, m)
 
-    def local(shared, c, m):
-        return lax.map(lambda a: one(shared, a[0], a[1]), (c, m))
-
-    out = _sharding.map_over_shards(
-        local, (ref, ref_r2, n, inv_k), [cands, counts], _sharding.as_list(devices)
-    )
-    return jax.tree_util.tree_map(lambda v: v[: cands.shape[0]], out)
+    return _map_sets(one, (ref, ref_r2, n, inv_k), [cands, counts], devices)
 
 
 def prdc_batch(
@@ -394,12 +401,7 @@ def _kd_batch(
             lambda ij: _mmd._subset_mmd2(spec, x[ij[0]], y[ij[1]]), (idx_x, idx_y), batch_size=batch
         )
 
-    def local(shared, c, m, g):
-        return lax.map(lambda a: one(shared, *a), (c, m, g))
-
-    values = _sharding.map_over_shards(
-        local, shared_x, [cands, counts, gammas], _sharding.as_list(devices)
-    )[: cands.shape[0]]
+    values = _map_sets(one, shared_x, [cands, counts, gammas], devices)
     return KernelDistance(values.mean(axis=1), values.std(axis=1)), values
 
 
@@ -557,13 +559,7 @@ def _kd_prdc_batch(
         values = _mmd._mmd2_from_sums(kxx, kyy, kxy, size, size, "unbiased")
         return result, KernelDistance(values.mean(), values.std())
 
-    def local(shared, c, m):
-        return lax.map(lambda a: one(shared, a[0], a[1]), (c, m))
-
-    out = _sharding.map_over_shards(
-        local, (ref, ref_r2, kxx, wx), [cands, counts], _sharding.as_list(devices)
-    )
-    return jax.tree_util.tree_map(lambda v: v[: cands.shape[0]], out)
+    return _map_sets(one, (ref, ref_r2, kxx, wx), [cands, counts], devices)
 
 
 def evaluate_batch(
