@@ -143,17 +143,17 @@ def _frechet_one(shared, x, n):
     factor, mean, trace = shared
     stats = _stats.masked_stats(x, n)
     diff = mean - stats.mean
-    cross = _linalg.nuclear_norm(_linalg.matmul(factor.T, _linalg.psd_factor(stats.covariance)))
+    cross = _linalg.trace_sqrt_of_factors(factor, _linalg.covariance_factor(stats.covariance))
     return jnp.maximum(diff @ diff + trace + jnp.trace(stats.covariance) - 2.0 * cross, 0.0)
 
 
 @functools.partial(jax.jit, static_argnames=("dtype", "devices"))
 def _frechet_batch(ref: GaussianStats, cands, counts, *, dtype, devices):
     cov = ref.covariance.astype(dtype)
-    shared = (_linalg.psd_factor(cov), ref.mean.astype(dtype), jnp.trace(cov))
+    shared = (_linalg.covariance_factor(cov), ref.mean.astype(dtype), jnp.trace(cov))
 
-    # Sequential map: psd_factor's Cholesky-or-eigh branch stays a real branch
-    # (vmap would evaluate both for every set).
+    # Sequential map: the Cholesky-or-eigh factor and the eigenvalue-or-SVD
+    # route stay real branches (vmap would evaluate both for every set).
     return _map_sets(
         lambda sh, x, n: _frechet_one(sh, x.astype(dtype), n), shared, [cands, counts], devices
     )
@@ -179,8 +179,8 @@ def frechet_distance_batch(
     """Fréchet distance from one reference to each of many candidate sets.
 
     The reference covariance is factored once (Cholesky, or ``eigh`` when
-    singular); each candidate then costs its covariance and one symmetric
-    eigenvalue problem (see :func:`frechet_distance`).
+    singular); each candidate then costs its covariance, its factor and one
+    symmetric eigenvalue problem (see :func:`frechet_distance`).
 
     Args:
       reference: ``(n, d)`` embeddings or their :class:`GaussianStats`.

@@ -28,11 +28,11 @@ def frechet_distance_from_stats(a: GaussianStats, b: GaussianStats) -> jax.Array
        d^2 = \lVert\mu_a-\mu_b\rVert^2 + \operatorname{tr}\Sigma_a
              + \operatorname{tr}\Sigma_b - 2\operatorname{tr}\sqrt{\Sigma_a\Sigma_b}
 
-    The trace of the square root is the nuclear norm of ``Fa^T Fb`` for
-    factors ``Σ = F F^T`` (Cholesky, or ``eigh`` when singular), i.e. the
-    square roots of the eigenvalues of the symmetric PSD ``Fa^T Σb Fa``,
-    taken as singular values so that small ones are not squared (see
-    :func:`jaxmetrics._linalg.trace_sqrt_product`): never complex, never NaN,
+    The trace of the square root is ``sum_i sqrt(λ_i(B B^T))`` with
+    ``B = Fa^T Fb`` for factors ``Σ = F F^T``: eigenvalues only of a symmetric
+    PSD matrix when both covariances are definite, singular values of ``B``
+    when one is singular, so the zero part of the spectrum adds no noise (see
+    :func:`jaxmetrics._linalg.trace_sqrt_of_factors`): never complex, never NaN,
     also for singular covariances. The computation runs in
     the dtype of the statistics (float64 for those made by
     :func:`gaussian_stats` with its default precision).

@@ -7,10 +7,17 @@ to TF32/bfloat16 passes.
 from __future__ import annotations
 
 import functools
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
+
+try:  # jaxlib's CPU LAPACK kernels (values-only symmetric eigenvalues)
+    import jaxlib.lapack as _jaxlib_lapack
+except ImportError:  # pragma: no cover - jaxlib without the CPU LAPACK module
+    _jaxlib_lapack = None
 
 HIGHEST = lax.Precision.HIGHEST
 matmul = functools.partial(jnp.matmul, precision=HIGHEST)
@@ -45,23 +52,60 @@ def gram(x: jax.Array) -> jax.Array:
     return jnp.concatenate([jnp.concatenate([*left, upper], axis=1) for left, upper in rows])
 
 
+class CovarianceFactor(NamedTuple):
+    """A factor ``F`` with ``F @ F.T == sigma``, and whether ``sigma`` is definite.
+
+    Attributes:
+      factor: the lower Cholesky factor when ``sigma`` is numerically positive
+        definite; otherwise ``V diag(sqrt(max(λ, 0)))`` from ``eigh``.
+      definite: boolean scalar, true when ``factor`` is the Cholesky factor.
+
+    """
+
+    factor: jax.Array
+    definite: jax.Array
+
+
+def covariance_factor(sigma: jax.Array) -> CovarianceFactor:
+    """Factor a symmetric PSD matrix as ``F F^T`` (Cholesky, or ``eigh`` when singular).
+
+    The Cholesky factor is kept only when every pivot ``L_ii^2`` exceeds
+    ``d * eps * max_j sigma_jj``: a rank-deficient matrix (fewer rows than
+    dimensions, duplicated rows, constant dimensions) can pass Cholesky with
+    pivots at rounding level, and is factored by ``eigh`` instead. On CPU only
+    the branch taken runs (under ``vmap`` both would: callers map sequentially).
+
+    Args:
+      sigma: symmetric PSD ``(d, d)`` matrix.
+
+    Returns:
+      A :class:`CovarianceFactor`.
+
+    """
+    sigma = 0.5 * (sigma + sigma.T)
+    chol = jnp.linalg.cholesky(sigma)
+    pivots = jnp.square(jnp.diagonal(chol))
+    floor = sigma.shape[0] * jnp.finfo(sigma.dtype).eps * jnp.max(jnp.diagonal(sigma))
+    definite = jnp.isfinite(chol).all() & (jnp.min(pivots) > floor)
+
+    def _eigh_factor(_: jax.Array) -> jax.Array:
+        w, v = jnp.linalg.eigh(sigma)
+        return v * jnp.sqrt(jnp.clip(w, 0.0))[None, :]
+
+    factor = lax.cond(definite, lambda c: c, _eigh_factor, chol)
+    return CovarianceFactor(factor, definite)
+
+
+def psd_factor(sigma: jax.Array) -> jax.Array:
+    """A factor ``F`` with ``F @ F.T == sigma`` (see :func:`covariance_factor`)."""
+    return covariance_factor(sigma).factor
+
+
 def trace_sqrt_product(sigma_x: jax.Array, sigma_y: jax.Array) -> jax.Array:
     r"""Trace of the matrix square root of ``sigma_x @ sigma_y`` for PSD inputs.
 
-    .. math::
-       \operatorname{tr}\sqrt{\Sigma_x\Sigma_y} = \lVert F_x^\top F_y\rVert_*
-       = \sum_i \sigma_i(F_x^\top F_y),
-       \qquad \Sigma_x = F_x F_x^\top,\ \Sigma_y = F_y F_y^\top .
-
-    The eigenvalues of ``Σx Σy`` are those of the symmetric PSD matrix
-    ``Fx^T Σy Fx = (Fx^T Fy)(Fx^T Fy)^T``, i.e. the squared singular values
-    of ``Fx^T Fy``. Taking the singular values directly (no eigenvectors)
-    never squares: each is accurate to ``eps * σmax``, where square roots of
-    computed eigenvalues carry ``sqrt(eps * λmax)`` errors for the small ones.
-    Measured at d = 1024 (condition 5e4): 7.6e-15 relative error on FAD, against
-    5.9e-10 for tridiagonal bisection of ``Fx^T Σy Fx`` and 1.7e-12 for
-    ``scipy.linalg.sqrtm``. The result is real and non-negative by
-    construction: never complex (``sqrtm``, non-symmetric ``eigvals``), never NaN.
+    See :func:`trace_sqrt_of_factors`, applied to :func:`covariance_factor`
+    of each matrix.
 
     Args:
       sigma_x: symmetric PSD ``(d, d)`` matrix.
@@ -69,28 +113,107 @@ def trace_sqrt_product(sigma_x: jax.Array, sigma_y: jax.Array) -> jax.Array:
 
     Returns:
       A non-negative scalar.
+
     """
-    return nuclear_norm(matmul(psd_factor(sigma_x).T, psd_factor(sigma_y)))
+    return trace_sqrt_of_factors(covariance_factor(sigma_x), covariance_factor(sigma_y))
 
 
-def psd_factor(sigma: jax.Array) -> jax.Array:
-    """A factor ``F`` with ``F @ F.T == sigma`` for a symmetric PSD matrix.
+def trace_sqrt_of_factors(a: CovarianceFactor, b: CovarianceFactor) -> jax.Array:
+    r"""``tr sqrt(Σa Σb)`` from factors ``Σ = F F^T`` of two PSD matrices.
 
-    The Cholesky factor when it exists; otherwise (singular ``sigma``: fewer
-    rows than dimensions, duplicates, constant dimensions)
-    ``V diag(sqrt(max(λ, 0)))`` from ``eigh``. On CPU only the branch taken
-    runs (under ``vmap`` both would: callers map sequentially instead).
+    .. math::
+       \operatorname{tr}\sqrt{\Sigma_a\Sigma_b}
+       = \sum_i \sqrt{\lambda_i(B B^\top)} = \sum_i \sigma_i(B),
+       \qquad B = F_a^\top F_b .
+
+    Two routes to the same spectrum, both real and non-negative by
+    construction (never complex like ``sqrtm`` or non-symmetric ``eigvals``,
+    never NaN):
+
+    * both matrices definite (Cholesky factors), float64: eigenvalues only
+      of the symmetric ``B B^T`` (LAPACK ``syevd`` without vectors on CPU),
+      clipped at zero. About twice as fast as singular values of ``B``.
+    * a singular matrix, or float32: singular values of ``B``. Here the
+      zero part of the spectrum would come out of the eigenvalue route as
+      ``±eps * λmax`` noise whose square roots add up (measured 4.6e-8
+      relative FAD error at n = 1,000 < d = 2,048, against 1.3e-14 for
+      singular values); singular values are each accurate to
+      ``eps * σmax`` and never square anything.
+
+    Measured relative FAD error against a 40-digit mpmath reference (d = 96,
+    two samples of one distribution, FAD 8e-3): 6.7e-13 (eigenvalue route),
+    1.2e-13 (singular values), 5.3e-9 (``scipy.linalg.sqrtm`` and ``eigvals``).
+
+    Args:
+      a: factor of ``Σa`` (:func:`covariance_factor`).
+      b: factor of ``Σb``.
+
+    Returns:
+      A non-negative scalar.
+
     """
-    sigma = 0.5 * (sigma + sigma.T)
-    chol = jnp.linalg.cholesky(sigma)
+    if a.factor.dtype != jnp.float64:
+        return nuclear_norm(matmul(a.factor.T, b.factor))
 
-    def _eigh_factor(_: jax.Array) -> jax.Array:
-        w, v = jnp.linalg.eigh(sigma)
-        return v * jnp.sqrt(jnp.clip(w, 0.0))[None, :]
+    def _eigenvalue_route(fa: jax.Array, fb: jax.Array) -> jax.Array:
+        w = symmetric_eigenvalues(gram(matmul(fb.T, fa)))
+        return jnp.sqrt(jnp.clip(w, 0.0)).sum()
 
-    return lax.cond(jnp.isfinite(chol).all(), lambda c: c, _eigh_factor, chol)
+    def _singular_value_route(fa: jax.Array, fb: jax.Array) -> jax.Array:
+        return nuclear_norm(matmul(fa.T, fb))
+
+    return lax.cond(
+        a.definite & b.definite, _eigenvalue_route, _singular_value_route, a.factor, b.factor
+    )
 
 
 def nuclear_norm(c: jax.Array) -> jax.Array:
     """Sum of the singular values of ``c`` (values only, no vectors)."""
     return jnp.linalg.svd(c, compute_uv=False).sum()
+
+
+def _lapack_eigenvalues(m: jax.Array) -> jax.Array:
+    # jaxlib's CPU LAPACK kernel for syevd, called with jobz = "N" (values
+    # only: tridiagonal reduction + root-free QR). jnp.linalg.eigvalsh always
+    # asks for vectors and takes about twice as long at d = 2048.
+    target = _jaxlib_lapack.prepare_lapack_call("syevd_ffi", m.dtype)
+    shapes = (
+        jax.ShapeDtypeStruct(m.shape, m.dtype),
+        jax.ShapeDtypeStruct(m.shape[:-1], m.dtype),
+        jax.ShapeDtypeStruct(m.shape[:-2], jnp.int32),
+    )
+    call = jax.ffi.ffi_call(
+        target, shapes, input_output_aliases={0: 0}, vmap_method="broadcast_all"
+    )
+    _, w, info = call(m, mode=np.uint8(ord("N")), uplo=np.uint8(ord("L")))
+    return jnp.where((info == 0)[..., None], w, jnp.nan)
+
+
+@functools.cache
+def _has_lapack_eigenvalues(dtype: Any) -> bool:
+    if _jaxlib_lapack is None or np.dtype(dtype) not in (np.float32, np.float64):
+        return False
+    try:
+        name = _jaxlib_lapack.build_lapack_fn_target("syevd_ffi", np.dtype(dtype))
+        return any(entry[0] == name for entry in _jaxlib_lapack.registrations()["cpu"])
+    except Exception:  # noqa: BLE001 - any change in jaxlib's layout: use eigvalsh
+        return False
+
+
+def symmetric_eigenvalues(m: jax.Array) -> jax.Array:
+    """Eigenvalues (ascending) of a symmetric matrix, without eigenvectors where possible.
+
+    On CPU this calls LAPACK ``syevd`` in values-only mode through jaxlib's
+    registered kernel; on other platforms, or if that kernel is not found,
+    :func:`jax.numpy.linalg.eigvalsh`. The lower triangle is read.
+
+    Args:
+      m: symmetric ``(..., d, d)`` float32 or float64 matrix.
+
+    Returns:
+      ``(..., d)`` eigenvalues in ascending order.
+
+    """
+    if not _has_lapack_eigenvalues(m.dtype):
+        return jnp.linalg.eigvalsh(m)
+    return lax.platform_dependent(m, cpu=_lapack_eigenvalues, default=jnp.linalg.eigvalsh)
