@@ -372,6 +372,10 @@ class AudioMetrics:
 
     # ------------------------------------------------------------------ internals
     def _mix(self, pairs: list[np.ndarray]) -> np.ndarray:
+        if self.mix_function_name in _mixing.MIX_FUNCTIONS:
+            # a named mix: the whole batch at once (vectorised, no per-window calls)
+            return _mixing.mix_batch(self.mix_function_name, pairs, self.sample_rate)
+
         def one(pair: np.ndarray) -> np.ndarray:
             return np.asarray(self.mix_function(pair, sr=self.sample_rate), np.float32)
 
