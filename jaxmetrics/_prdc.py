@@ -256,56 +256,79 @@ def _pack(low: jax.Array, index: jax.Array) -> jax.Array:
     """
     wide = low.astype(jnp.float64)
     wide = jnp.where(wide == 0.0, 2.0**-126, wide)
-    bits = lax.bitcast_convert_type(wide, jnp.int64) | index.astype(jnp.int64)
+    bits = lax.bitcast_convert_type(wide, jnp.int64) | jnp.asarray(index, jnp.int64)
     return lax.bitcast_convert_type(bits, jnp.float64)
 
 
 _UNUSED = (1 << _INDEX_BITS) - 1  # index of padding and masked entries
 
 
-def _tile_candidates(low: jax.Array, first: jax.Array, width: int, axis: int) -> jax.Array:
-    """Packed ``(low, index)`` of the ``width`` smallest ``low`` of each line.
+def _smallest_distinct(values: jax.Array, k: int, filler: jax.Array) -> jax.Array:
+    """The ``k`` smallest of each row of distinct packed values (``filler``: the largest).
+
+    Packed values (:func:`_pack`) are distinct, apart from copies of
+    ``filler`` for unused slots, so each round takes the row minimum and
+    replaces it by ``filler`` (no counting of ties as in :func:`_k_smallest`).
+    """
+    out = []
+    for _ in range(k):
+        low = values.min(axis=1, keepdims=True)
+        out.append(low)
+        values = jnp.where(values == low, filler, values)
+    return jnp.concatenate(out, axis=1)
+
+
+def _tile_candidates(low: jax.Array, first: jax.Array, kept: jax.Array, axis: int) -> jax.Array:
+    """Merge a float32 tile's smallest ``low`` per line into the packed list ``kept``.
 
     ``low`` is a float32 tile whose masked entries hold the largest float32;
-    ``first`` is the global index of position 0 along ``axis``. As in
-    :func:`_tile_k_smallest`, only the ``width`` groups of 32 with the
-    smallest minima are kept, and only their ``32 width`` entries are packed
-    (:func:`_pack`): widening and packing the whole tile would cost more than
-    the float32 product that made it. Ties may be broken either way; what
-    the caller relies on is that no entry left out lies below the largest
-    one kept (the kept groups hold ``width`` minima at most any left-out
-    entry).
+    ``first`` is the global index of position 0 along ``axis``; ``kept`` is
+    the ``(lines, width)`` packed list (:func:`_pack`) of the lines so far.
+    As in :func:`_tile_k_smallest`, only ``width`` groups of 32 whose minima
+    are the ``width`` smallest are read again, and only their entries are
+    packed: widening and packing the whole tile would cost more than the
+    float32 product that made it. The groups are those with a minimum at
+    most the ``width``-th smallest one, the first ``width`` of them in
+    order (ranks from a small product with a triangular matrix: no argmin
+    rounds, which XLA:CPU does not vectorise). Whatever the ties, no entry
+    left out lies below the largest one kept: the kept groups hold
+    ``width`` minima, none above any left-out group's minimum.
     """
+    width = kept.shape[1]
+    filler = _pack(jnp.float32(_F32_MAX), jnp.int32(_UNUSED))
     n = low.shape[axis]
     groups = -(-n // _GROUP)
     lines = low.shape[1 - axis]
     if groups <= width:  # a narrow tile: pack it whole
         line = low if axis == 1 else low.T
         index = jnp.where(line == _F32_MAX, _UNUSED, first + jnp.arange(n, dtype=jnp.int32))
-        return _k_smallest(_pack(line, index), width)
-    pad = [(0, 0), (0, 0)]
-    pad[axis] = (0, groups * _GROUP - n)
-    low = jnp.pad(low, pad, constant_values=_F32_MAX)
-    if axis == 1:
-        grouped = low.reshape(lines, groups, _GROUP)
-        minima = grouped.min(axis=2)
-    else:  # runs of 32 rows: no transpose of the tile
-        grouped = low.reshape(groups, _GROUP, lines)
-        minima = grouped.min(axis=1).T
-    picked = []
-    for _ in range(width):
-        best = jnp.argmin(minima, axis=1)
-        picked.append(best)
-        minima = jnp.where(jnp.arange(groups)[None, :] == best[:, None], jnp.inf, minima)
-    picked = jnp.stack(picked, axis=1).astype(jnp.int32)  # (lines, width)
-    if axis == 1:
-        chosen = jnp.take_along_axis(grouped, picked[:, :, None], axis=1)
+        fresh = _pack(line, index)
     else:
-        chosen = jnp.take_along_axis(grouped, picked.T[:, None, :], axis=0)
-        chosen = jnp.transpose(chosen, (2, 0, 1))  # (lines, width, 32): small
-    pos = picked[:, :, None] * _GROUP + jnp.arange(_GROUP, dtype=jnp.int32)
-    index = jnp.where(chosen == _F32_MAX, _UNUSED, first + pos)
-    return _k_smallest(_pack(chosen, index).reshape(lines, width * _GROUP), width)
+        pad = [(0, 0), (0, 0)]
+        pad[axis] = (0, groups * _GROUP - n)
+        low = jnp.pad(low, pad, constant_values=_F32_MAX)
+        if axis == 1:
+            grouped = low.reshape(lines, groups, _GROUP)
+            minima = grouped.min(axis=2)
+        else:  # runs of 32 rows: no transpose of the tile
+            grouped = low.reshape(groups, _GROUP, lines)
+            minima = grouped.min(axis=1).T
+        cut = _k_smallest(minima, width)[:, width - 1 :]
+        flag = (minima <= cut).astype(jnp.float32)
+        upper = jnp.triu(jnp.ones((groups, groups), jnp.float32))
+        rank = _linalg.matmul(flag, upper)  # 1-based rank among flagged groups (exact)
+        slot = jnp.arange(1, width + 1, dtype=jnp.float32)[None, :, None]
+        hit = (rank[:, None, :] == slot) & (flag[:, None, :] > 0)
+        picked = jnp.sum(jnp.where(hit, jnp.arange(groups, dtype=jnp.int32), 0), axis=2)
+        if axis == 1:
+            chosen = jnp.take_along_axis(grouped, picked[:, :, None], axis=1)
+        else:
+            chosen = jnp.take_along_axis(grouped, picked.T[:, None, :], axis=0)
+            chosen = jnp.transpose(chosen, (2, 0, 1))  # (lines, width, 32): small
+        pos = picked[:, :, None] * _GROUP + jnp.arange(_GROUP, dtype=jnp.int32)
+        index = jnp.where(chosen == _F32_MAX, _UNUSED, first + pos)
+        fresh = _pack(chosen, index).reshape(lines, width * _GROUP)
+    return _smallest_distinct(jnp.concatenate([kept, fresh], axis=1), width, filler)
 
 
 def _unpack(packed: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -407,9 +430,8 @@ def _knn_sq_radii_screened(x, k, block, n_valid, devices, screen, mu):
     rows_i, rows_j = np.triu_indices(num)
     pairs = jnp.asarray(np.stack([rows_i, rows_j], axis=1), jnp.int32)
 
-    def update(best, at, fresh):
-        merged = _k_smallest(jnp.concatenate([best[at], fresh], axis=1), width)
-        return best.at[at].set(merged)
+    def update(best, at, low, first, axis):
+        return best.at[at].set(_tile_candidates(low, first, best[at], axis))
 
     def per_pair(best, pair):
         i, j = pair[0], pair[1]
@@ -418,25 +440,19 @@ def _knn_sq_radii_screened(x, k, block, n_valid, devices, screen, mu):
         inner = _linalg.matmul(scr.tiles[i], scr.tiles[j].T)
         low, _ = _bound_tiles(inner, scr.low[i], scr.low[j], scr.high[i], scr.high[j])
         low = jnp.where(valid[i][:, None] & valid[j][None, :], low, _F32_MAX)
-        new = update(best, i, _tile_candidates(low, j * block, width, axis=1))
-
-        def columns(b):
-            return update(b, j, _tile_candidates(low, i * block, width, axis=0))
-
-        new = lax.cond(i != j, columns, lambda b: b, new)
+        new = update(best, i, low, j * block, 1)
+        new = lax.cond(i != j, lambda b: update(b, j, low, i * block, 0), lambda b: b, new)
         return jnp.where(live, new, best), None
 
     def local(_, chunk):
-        empty = _pack(
-            jnp.full((num, block, width), _F32_MAX, jnp.float32), jnp.int32((1 << _INDEX_BITS) - 1)
-        )
+        empty = _pack(jnp.full((num, block, width), _F32_MAX, jnp.float32), jnp.int32(_UNUSED))
         best, _ = lax.scan(per_pair, empty, chunk)
         return best[None]
 
     best = _sharding.map_over_shards(local, None, [pairs], _sharding.as_list(devices), fill=-1)
     best = jnp.moveaxis(best, 0, 2).reshape(num * block, -1)
     if best.shape[1] > width:  # one candidate list per device: merge them
-        best = _k_smallest(best, width)
+        best = _smallest_distinct(best, width, _pack(jnp.float32(_F32_MAX), jnp.int32(_UNUSED)))
     index, low = _unpack(best)
     total = num * block
     flat_valid = valid.reshape(-1)
