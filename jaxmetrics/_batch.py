@@ -275,15 +275,20 @@ def _prdc_batch(ref, cands, counts, ref_sizes, *, k, block, dtype, devices):
     # ref_sizes = (N, 1/k) arrives as a traced argument so the final divisions
     # stay IEEE divisions, as in the single call (see _prdc._prdc_from_radii).
     ref = ref.astype(dtype)
-    ref_r2 = _prdc._knn_sq_radii(ref, k, block)
+    # Float64 work is screened in float32 (exact float64 decisions, see
+    # _prdc._knn_sq_radii_screened); one centre for the reference and every set.
+    screen = _prdc.screen_for(dtype, ref.shape[1])
+    mu = None if screen is None else jnp.mean(ref, axis=0)
+    opts = {"screen": screen, "mu": mu}
+    ref_r2 = _prdc._knn_sq_radii(ref, k, block, **opts)
     n, inv_k = ref_sizes[0], ref_sizes[1]
 
     def one(shared, y, m):
         ref, ref_r2, n, inv_k = shared
         y = jnp.where((jnp.arange(y.shape[0]) < m)[:, None], y.astype(dtype), 0.0)
-        cand_r2 = _prdc._knn_sq_radii(y, k, block, m)
+        cand_r2 = _prdc._knn_sq_radii(y, k, block, m, **opts)
         sizes = jnp.stack([n, m.astype(dtype), inv_k])
-        return _prdc._prdc_from_radii(ref, y, ref_r2, cand_r2, block, sizes, m)
+        return _prdc._prdc_from_radii(ref, y, ref_r2, cand_r2, block, sizes, m, **opts)
 
     return _map_sets(one, (ref, ref_r2, n, inv_k), [cands, counts], devices)
 
