@@ -196,8 +196,9 @@ _F32_MAX = float(np.finfo(np.float32).max)
 _INDEX_BITS = 29  # a float32 widened to float64 leaves 29 low mantissa bits zero
 # (extra k-NN candidates kept per row, rows per float64 re-computation; at
 # least 4, see _gathered_sq). At d = 512, 3 spare candidates left no row
-# unproven in 6,000 (benchmark data); a 1024-wide tile has ~10 undecided rows.
-_SCREEN = (3, 32)
+# unproven in 6,000 (benchmark data); a 1024-wide tile then has ~3 undecided
+# rows on average, and more than 8 take another loop step.
+_SCREEN = (3, 8)
 _CROSS_BLOCK = 1024  # widest tile of the screened cross pass
 
 

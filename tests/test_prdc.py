@@ -103,6 +103,7 @@ def _paths(real, fake, k, block, screen):
 
     n, m = real.shape[0], fake.shape[0]
     block = _prdc._block_for(n, m, block)
+    screen = _prdc._SCREEN if screen == "default" else screen
     out = {}
     with jax.enable_x64(True):
         for name, scr in (("screened", screen), ("float64", None)):
@@ -136,7 +137,7 @@ def _adversarial(rng, kind, n, d):
 
 
 @pytest.mark.parametrize("kind", ["lattice", "duplicates", "perturbed", "offset", "float32"])
-@pytest.mark.parametrize("screen", [(3, 32), (0, 8)], ids=["default", "tiny-capacity"])
+@pytest.mark.parametrize("screen", ["default", (0, 8)], ids=["default", "tiny-capacity"])
 def test_screening_gives_the_float64_decisions(rng, kind, screen):
     # (0, 8): no spare candidate, so no row's radius is ever proven from the
     # float32 candidates and every row takes the float64 fallback; settling
@@ -158,7 +159,7 @@ def test_screening_at_large_d_and_odd_blocks(rng, d, block):
     # At d = 2048 the bound is ~1.2e-4 relative: many undecided entries.
     real = rng.normal(size=(260, d)) * np.linspace(1.0, 0.1, d)
     fake = rng.normal(0.05, 1.0, size=(190, d)) * np.linspace(1.0, 0.1, d)
-    out = _paths(real, fake, 5, block, (3, 32))
+    out = _paths(real, fake, 5, block, "default")
     assert out["screened"][0] == out["float64"][0]
     np.testing.assert_array_equal(out["screened"][1], out["float64"][1])
     expected = _reference(real, fake, 5)
@@ -170,7 +171,7 @@ def test_screening_off_for_float32_overflow(rng):
     # Squared norms above 2^100 could overflow float32: every decision is
     # then taken in float64 (the `ok` flag), still exactly.
     real, fake = rng.normal(size=(120, 8)) * 1e40, rng.normal(size=(100, 8)) * 1e40
-    out = _paths(real, fake, 3, 32, (3, 32))
+    out = _paths(real, fake, 3, 32, "default")
     assert out["screened"][0] == out["float64"][0]
     np.testing.assert_array_equal(out["screened"][1], out["float64"][1])
 
