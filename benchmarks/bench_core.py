@@ -12,7 +12,7 @@ float64 reference. Run from the repository root::
 Sections (``--sections``): ``fad`` (FAD from precomputed statistics, and n < d
 from raw embeddings), ``e2e`` (FAD from raw embeddings), ``kd`` (kernel
 distance), ``prdc``. PRDC runs each implementation in its own subprocess so
-its peak resident memory (``ru_maxrss``) can be read separately.
+its peak resident memory (``VmHWM``) can be read separately.
 
 Only NumPy and SciPy are imported at module level, so the PRDC worker of the
 ``prdc`` package does not carry JAX's or torch's memory.
@@ -27,7 +27,6 @@ import json
 import math
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -492,12 +491,23 @@ def bench_kd(sizes, repeats, cache) -> None:
     )
 
 
-def _rss_kib() -> int:
+def _status_kib(field: str) -> int:
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def _rss_kib() -> int:
+    return _status_kib("VmRSS")
+
+
+def _peak_rss_kib() -> int:
+    # VmHWM belongs to this process's own address space. ru_maxrss does not:
+    # Linux carries it across fork + exec, so a worker started by a parent
+    # holding gigabytes of benchmark data would report the parent's peak.
+    return _status_kib("VmHWM")
 
 
 def prdc_worker(spec: dict) -> None:
@@ -528,7 +538,7 @@ def prdc_worker(spec: dict) -> None:
 
         rss_before = _rss_kib()
         timing, out = time_plain(fn, max(repeats, 1))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = _peak_rss_kib()
     result = {"median": timing.median, "first": timing.first, "times": timing.times,
               "values": out, "rss_before_kib": rss_before, "peak_kib": peak}  # fmt: skip
     print("PRDC_RESULT " + json.dumps(result), flush=True)
@@ -590,7 +600,7 @@ def bench_prdc(sizes, repeats, large: bool) -> None:
     print_table(
         "PRDC on float32 embeddings, each implementation in its own subprocess: ours `prdc`"
         " (float64, tiled) vs `prdc.compute_prdc` (sklearn distances). Memory: peak RSS"
-        " (`ru_maxrss`) in GiB, in brackets the peak above the RSS just before the first call"
+        " (`VmHWM`) in GiB, in brackets the peak above the RSS just before the first call"
         " (data and imports excluded).",
         ["case", "values (package)", "ours", "ours compile", "prdc pkg", "×",
          "ours peak GiB", "pkg peak GiB", "equal"],
