@@ -132,7 +132,8 @@ def trace_sqrt_of_factors(a: CovarianceFactor, b: CovarianceFactor) -> jax.Array
 
     * both matrices definite (Cholesky factors), float64: eigenvalues only
       of the symmetric ``B B^T`` (LAPACK ``syevd`` without vectors on CPU),
-      clipped at zero. About twice as fast as singular values of ``B``.
+      clipped at zero. Cheaper than singular values of ``B``: reducing to
+      tridiagonal form costs half the flops of reducing to bidiagonal form.
     * a singular matrix, or float32: singular values of ``B``. Here the
       zero part of the spectrum would come out of the eigenvalue route as
       ``±eps * λmax`` noise whose square roots add up (measured 4.6e-8
