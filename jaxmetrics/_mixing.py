@@ -303,15 +303,26 @@ def _loudness_mix(x: np.ndarray, sr: int, *, stem_db: float, out_db: float) -> n
     return mix
 
 
-_BATCH_MIXES: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
-    "PP": _peak_preserve,
-    "P0": functools.partial(_peak_normalize, stem_db=0.0, out_db=-3.0),
-    "P1": functools.partial(_peak_normalize, stem_db=-3.0, out_db=-3.0),
-    "P2": functools.partial(_peak_normalize, stem_db=-6.0, out_db=-3.0),
-    "L0": functools.partial(_loudness_mix, stem_db=0.0, out_db=-20.0),
-    "L1": functools.partial(_loudness_mix, stem_db=-3.0, out_db=-20.0),
-    "L2": functools.partial(_loudness_mix, stem_db=-6.0, out_db=-20.0),
-}
+# The named mixes: P0-P2 peak-normalise the sum to -3 dBFS, L0-L2 bring it to
+# -20 LUFS, with the stem 0, 3 or 6 dB below the context.
+_STEM_DB = (0.0, -3.0, -6.0)
+_PEAK_OUT_DB = -3.0
+_LOUDNESS_OUT_DB = -20.0
+
+
+def _named_mixes(peak_preserve: Any, peak_normalize: Any, loudness: Any) -> dict[str, Any]:
+    """``{"PP", "P0".."P2", "L0".."L2"}`` bound to one family of implementations."""
+    table = {"PP": peak_preserve}
+    for i, stem_db in enumerate(_STEM_DB):
+        table[f"P{i}"] = functools.partial(peak_normalize, stem_db=stem_db, out_db=_PEAK_OUT_DB)
+    for i, stem_db in enumerate(_STEM_DB):
+        table[f"L{i}"] = functools.partial(loudness, stem_db=stem_db, out_db=_LOUDNESS_OUT_DB)
+    return table
+
+
+_BATCH_MIXES: dict[str, Callable[[np.ndarray, int], np.ndarray]] = _named_mixes(
+    _peak_preserve, _peak_normalize, _loudness_mix
+)
 
 
 def mix_batch(name: str, pairs: Any, sr: int) -> np.ndarray:
@@ -363,15 +374,9 @@ def mix_loudness(
     return _loudness_mix(x, sr, stem_db=stem_db, out_db=out_db)[0]
 
 
-MIX_FUNCTIONS: dict[str, MixFunction] = {
-    "PP": mix_peak_preserve,
-    "P0": functools.partial(mix_peak_normalize, stem_db=0.0, out_db=-3.0),
-    "P1": functools.partial(mix_peak_normalize, stem_db=-3.0, out_db=-3.0),
-    "P2": functools.partial(mix_peak_normalize, stem_db=-6.0, out_db=-3.0),
-    "L0": functools.partial(mix_loudness, stem_db=0.0, out_db=-20.0),
-    "L1": functools.partial(mix_loudness, stem_db=-3.0, out_db=-20.0),
-    "L2": functools.partial(mix_loudness, stem_db=-6.0, out_db=-20.0),
-}
+MIX_FUNCTIONS: dict[str, MixFunction] = _named_mixes(
+    mix_peak_preserve, mix_peak_normalize, mix_loudness
+)
 
 
 def get_mix_function(mix_function: str | MixFunction | None) -> tuple[str, MixFunction]:
