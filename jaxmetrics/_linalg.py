@@ -96,11 +96,6 @@ def covariance_factor(sigma: jax.Array) -> CovarianceFactor:
     return CovarianceFactor(factor, definite)
 
 
-def psd_factor(sigma: jax.Array) -> jax.Array:
-    """A factor ``F`` with ``F @ F.T == sigma`` (see :func:`covariance_factor`)."""
-    return covariance_factor(sigma).factor
-
-
 def trace_sqrt_product(sigma_x: jax.Array, sigma_y: jax.Array) -> jax.Array:
     r"""Trace of the matrix square root of ``sigma_x @ sigma_y`` for PSD inputs.
 
