@@ -25,6 +25,11 @@ CLAP, 4 windows, same run (load falling from 7 to 3 while it ran): ``fad``
 0.67 win/s for both (1.00x); ``fad+apa`` 0.61 against audio-metrics 0.32
 (1.9x); the adapter alone measured 0.55, slower than the pipeline, so load
 drift exceeded the overhead and the CLAP overhead was not resolved.
+CLAP on a quiet machine (``--embedders clap-music --clap-windows 8``, nothing
+else running, torch 2.14.1): ``fad`` 2.8 win/s against audio-metrics 2.2
+(1.27x), ``fad+apa`` 2.6 against 2.2 (1.14x); bare adapter 2.6, bare forward
+2.6: overhead +2% (``fad+apa``) and -7% (``fad``, fuller batches than one
+8-window adapter call).
 
 ``--readme-examples N`` instead runs the two examples of the audio-metrics
 README (default embedder CLAP music, random audio at 48 kHz, ``N`` windows of
