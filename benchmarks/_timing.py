@@ -57,12 +57,18 @@ def time_interleaved(
     jitted: dict[str, Callable[[], Any]],
     plain: dict[str, Callable[[], Any]],
     repeats: int,
+    settle: float = 0.3,
 ) -> tuple[dict[str, Timing], dict[str, Any]]:
     """Time several implementations round-robin, so load changes hit all of them alike.
 
     Each ``jitted`` function first gets one untimed-for-the-median call (its
     first call, compile included, is kept as ``Timing.first``); then every
-    repeat runs all functions once, in order.
+    repeat runs all functions once, in order, each after ``settle`` seconds
+    of idling. Without the pause one implementation's BLAS worker threads,
+    which busy-wait after a call (OpenBLAS for up to ~2^28 cycles, about
+    0.1 s), take a core from the next one: measured on FAD from statistics
+    at d = 512, 102 ms right after a NumPy ``eigh`` against 64 ms after a
+    0.3 s pause.
     """
     firsts, outs = {}, {}
     for name, fn in jitted.items():
@@ -71,6 +77,7 @@ def time_interleaved(
     fns = {**jitted, **plain}
     for _ in range(repeats):
         for name, fn in fns.items():
+            time.sleep(settle)
             elapsed, outs[name] = _once(fn)
             times[name].append(elapsed)
     timings = {

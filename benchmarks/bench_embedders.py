@@ -110,19 +110,27 @@ def main() -> None:
                 else:
                     t_fwd, n_fwd = _median(_forward(emb, audio), args.repeats, args.cell_seconds)
                 rows.append((name, batch, t_embed, n_embed, t_fwd, n_fwd))
-                print(f"# {name} batch {batch}: embed {t_embed:.3f} s, forward {t_fwd:.3f} s",
-                      flush=True)
+                print(
+                    f"# {name} batch {batch}: embed {t_embed:.3f} s, forward {t_fwd:.3f} s",
+                    flush=True,
+                )
 
-    print(f"\n{args.seconds:g} s windows, torch {torch.__version__}, "
-          f"{args.threads} threads, random weights; medians (runs)\n")
-    print("| embedder | batch | embed windows/s | forward windows/s | embed ms/window "
-          "| overhead vs forward |")
+    print(
+        f"\n{args.seconds:g} s windows, torch {torch.__version__}, "
+        f"{args.threads} threads, random weights; medians (runs)\n"
+    )
+    print(
+        "| embedder | batch | embed windows/s | forward windows/s | embed ms/window "
+        "| overhead vs forward |"
+    )
     print("|---|---:|---:|---:|---:|---:|")
     for name, batch, t_embed, n_embed, t_fwd, n_fwd in rows:
         fwd = "-" if n_fwd == 0 else f"{batch / t_fwd:.2f} ({n_fwd})"
         overhead = "-" if n_fwd == 0 else f"{100 * (t_embed - t_fwd) / t_fwd:+.1f}%"
-        print(f"| {name} | {batch} | {batch / t_embed:.2f} ({n_embed}) | {fwd} "
-              f"| {1000 * t_embed / batch:.1f} | {overhead} |")
+        print(
+            f"| {name} | {batch} | {batch / t_embed:.2f} ({n_embed}) | {fwd} "
+            f"| {1000 * t_embed / batch:.1f} | {overhead} |"
+        )
 
 
 if __name__ == "__main__":

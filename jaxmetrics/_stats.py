@@ -34,11 +34,8 @@ class GaussianStats(NamedTuple):
 @functools.partial(jax.jit, static_argnames=("dtype",))
 def _gaussian_stats(x: jax.Array, dtype: Any) -> GaussianStats:
     n = x.shape[0]
-    x = x.astype(dtype)
-    mean = x.mean(axis=0)
-    centred = x - mean
-    covariance = _linalg.gram(centred) / (n - 1)
-    return GaussianStats(jnp.asarray(n, dtype), mean, covariance)
+    mean, scatter = _linalg.mean_and_scatter(x, dtype)
+    return GaussianStats(jnp.asarray(n, dtype), mean, scatter / (n - 1))
 
 
 def masked_stats(x: jax.Array, n_valid: jax.Array) -> GaussianStats:
