@@ -391,6 +391,58 @@ def bench_fad(sizes, repeats, cache) -> None:
     )
 
 
+def bench_fad_methods(sizes, repeats, cache) -> None:
+    """Our two routes to the trace term, ``method="eigh"`` (default) and ``"svd"``."""
+    import jaxmetrics as jm
+
+    rows = []
+    for d in sizes["fad_dims"]:
+        n = sizes["fad_rows"]
+        log(f"FAD methods, d={d}")
+        x, y = cache.pair(n, d)
+        (mx, sx), (my, sy) = numpy_stats(x), numpy_stats(y)
+        ref, spread = fd_reference_from_stats(mx, sx, my, sy)
+        count = np.asarray(float(n))
+        a, b = jm.GaussianStats(count, mx, sx), jm.GaussianStats(count, my, sy)
+        jitted = {
+            "eigh": lambda a=a, b=b: float(jm.frechet_distance_from_stats(a, b)),
+            "svd": lambda a=a, b=b: float(jm.frechet_distance_from_stats(a, b, method="svd")),
+        }
+        plain = {"sqrtm": lambda s=(mx, sx, my, sy): fd_sqrtm(*s)}
+        rounds = max(repeats, min(25, repeats * (2048 // d)))
+        timings, values = time_interleaved(jitted, plain, rounds)
+        eigh, svd, sqrtm = (timings[k] for k in ("eigh", "svd", "sqrtm"))
+        rows.append(
+            [
+                f"d = {d}",
+                fmt_e(spread),
+                fmt_t(eigh.median),
+                fmt_t(svd.median),
+                fmt_t(sqrtm.median),
+                fmt_x(eigh, sqrtm),
+                fmt_x(svd, sqrtm),
+                *(fmt_e(rel_err(values[k], ref)) for k in ("eigh", "svd", "sqrtm")),
+            ]
+        )
+    print_table(
+        'FAD from the same float64 statistics as above: `method="eigh"` (default) and'
+        ' `method="svd"`, beside `sqrtm`, interleaved. Reference value as above.',
+        [
+            "case",
+            "ref spread",
+            "eigh",
+            "svd",
+            "sqrtm",
+            "eigh × sqrtm",
+            "svd × sqrtm",
+            "err eigh",
+            "err svd",
+            "err sqrtm",
+        ],
+        rows,
+    )
+
+
 def bench_e2e(sizes, repeats, cache) -> None:
     import jaxmetrics as jm
 
@@ -628,7 +680,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--large", action="store_true", help="add PRDC at N = M = 100,000")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per row (median)")
     parser.add_argument(
-        "--sections", default="fad,e2e,kd,prdc", help="comma-separated subset of fad,e2e,kd,prdc"
+        "--sections",
+        default="fad,methods,e2e,kd,prdc",
+        help="comma-separated subset of fad,methods,e2e,kd,prdc",
     )
     parser.add_argument("--prdc-worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -646,6 +700,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     cache = DataCache()
     if "fad" in sections:
         bench_fad(sizes, args.repeats, cache)
+    if "methods" in sections:
+        bench_fad_methods(sizes, args.repeats, cache)
     if "e2e" in sections:
         bench_e2e(sizes, args.repeats, cache)
     if "kd" in sections:

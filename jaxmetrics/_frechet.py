@@ -13,15 +13,25 @@ from jaxmetrics import _linalg, _precision, _stats, _validation
 from jaxmetrics._stats import GaussianStats
 
 
-@jax.jit
-def _frechet_from_stats(a: GaussianStats, b: GaussianStats) -> jax.Array:
+@functools.partial(jax.jit, static_argnames=("method",))
+def _frechet_from_stats(a: GaussianStats, b: GaussianStats, method: str = "eigh") -> jax.Array:
     diff = a.mean - b.mean
     traces = jnp.trace(a.covariance) + jnp.trace(b.covariance)
-    cross = _linalg.trace_sqrt_product(a.covariance, b.covariance)
+    cross = _linalg.trace_sqrt_product(a.covariance, b.covariance, method)
     return jnp.maximum(diff @ diff + traces - 2.0 * cross, 0.0)
 
 
-def frechet_distance_from_stats(a: GaussianStats, b: GaussianStats) -> jax.Array:
+def _check_method(method: str) -> None:
+    if method not in _linalg.TRACE_METHODS:
+        raise ValueError(
+            f"method must be one of {_linalg.TRACE_METHODS} (the route to tr sqrt(Σa Σb)), "
+            f"got {method!r}"
+        )
+
+
+def frechet_distance_from_stats(
+    a: GaussianStats, b: GaussianStats, *, method: str = "eigh"
+) -> jax.Array:
     r"""Fréchet distance between two Gaussians given by their statistics.
 
     .. math::
@@ -40,9 +50,16 @@ def frechet_distance_from_stats(a: GaussianStats, b: GaussianStats) -> jax.Array
     Args:
       a: statistics of the first set (:class:`GaussianStats`).
       b: statistics of the second set, same dimension.
+      method: ``"eigh"`` (default, the eigenvalue route above) or ``"svd"``
+        (singular values of ``B`` always: about 1.4x the time at d = 2048,
+        and an error 10-100x smaller on near-identical sets; see the README).
 
     Returns:
       Scalar Fréchet distance (squared, as FAD is reported), ``>= 0``.
+
+    Raises:
+      TypeError: if ``a`` or ``b`` is not a ``(count, mean, covariance)`` triple.
+      ValueError: for mismatched shapes or an unknown ``method``.
 
     References:
       Kilgour et al., "Fréchet Audio Distance", arXiv:1812.08466;
@@ -57,12 +74,13 @@ def frechet_distance_from_stats(a: GaussianStats, b: GaussianStats) -> jax.Array
       4.0
 
     """
+    _check_method(method)
     a = _stats.check_stats(a, "a")
     b = _stats.check_stats(b, "b")
     _validation.check_same_dim(a.mean, b.mean, "a", "b")
     precision = "float64" if _stats._result_is_x64(a, b) else "float32"
     with _precision.precision_scope(precision, _validation.is_traced(a, b)):
-        return _frechet_from_stats(_stats._as_jax(a), _stats._as_jax(b))
+        return _frechet_from_stats(_stats._as_jax(a), _stats._as_jax(b), method)
 
 
 @functools.partial(jax.jit, static_argnames=("dtype",))
@@ -82,9 +100,10 @@ def _frechet_cross_gram(x: jax.Array, y: jax.Array, dtype: Any) -> jax.Array:
     return jnp.maximum(diff @ diff + traces - 2.0 * _linalg.nuclear_norm(cross), 0.0)
 
 
-@functools.partial(jax.jit, static_argnames=("dtype",))
-def _frechet_via_stats(x: jax.Array, y: jax.Array, dtype: Any) -> jax.Array:
-    return _frechet_from_stats(_stats._gaussian_stats(x, dtype), _stats._gaussian_stats(y, dtype))
+@functools.partial(jax.jit, static_argnames=("dtype", "method"))
+def _frechet_via_stats(x: jax.Array, y: jax.Array, dtype: Any, method: str) -> jax.Array:
+    a, b = _stats._gaussian_stats(x, dtype), _stats._gaussian_stats(y, dtype)
+    return _frechet_from_stats(a, b, method)
 
 
 def _use_cross_gram(n: int, m: int, d: int) -> bool:
@@ -95,7 +114,9 @@ def _use_cross_gram(n: int, m: int, d: int) -> bool:
     return small < d and cross_flops < stats_flops
 
 
-def frechet_distance(x: ArrayLike, y: ArrayLike, *, precision: str = "float64") -> jax.Array:
+def frechet_distance(
+    x: ArrayLike, y: ArrayLike, *, precision: str = "float64", method: str = "eigh"
+) -> jax.Array:
     r"""Fréchet (audio) distance between two embedding sets.
 
     Fits a Gaussian to each set and returns
@@ -111,14 +132,18 @@ def frechet_distance(x: ArrayLike, y: ArrayLike, *, precision: str = "float64") 
       precision: ``"float64"`` (default; a scoped x64 context, the global flag
         is left alone) or ``"float32"`` (for accelerators without fast float64;
         see the README for its measured error).
+      method: ``"eigh"`` (default) or ``"svd"``: the route to the trace term
+        when the covariances are formed (see
+        :func:`frechet_distance_from_stats`); the ``n x m`` route always
+        takes singular values.
 
     Returns:
       Scalar FAD, ``>= 0``.
 
     Raises:
       TypeError: for non-numeric input.
-      ValueError: for wrong shapes, mismatched dimensions, fewer than 2 rows
-        or NaN/inf rows.
+      ValueError: for wrong shapes, mismatched dimensions, fewer than 2 rows,
+        NaN/inf rows or an unknown ``method``.
 
     References:
       Kilgour et al., "Fréchet Audio Distance: A Metric for Evaluating Music
@@ -135,6 +160,7 @@ def frechet_distance(x: ArrayLike, y: ArrayLike, *, precision: str = "float64") 
       8.0
 
     """
+    _check_method(method)
     x = _validation.check_embeddings(x, "x", min_rows=2, why="to estimate a covariance")
     y = _validation.check_embeddings(y, "y", min_rows=2, why="to estimate a covariance")
     _validation.check_same_dim(x, y, "x", "y")
@@ -143,4 +169,4 @@ def frechet_distance(x: ArrayLike, y: ArrayLike, *, precision: str = "float64") 
         x, y = jnp.asarray(x), jnp.asarray(y)
         if _use_cross_gram(n, m, d):
             return _frechet_cross_gram(x, y, dtype)
-        return _frechet_via_stats(x, y, dtype)
+        return _frechet_via_stats(x, y, dtype, method)

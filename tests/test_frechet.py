@@ -41,6 +41,29 @@ def test_from_stats_matches_scipy(rng):
     )
 
 
+def test_svd_method_matches_the_eigenvalue_route_and_scipy(rng):
+    x = correlated_gaussian(rng, 2000, 96)
+    y = correlated_gaussian(rng, 1500, 96, shift=0.3)
+    sx, sy = jm.gaussian_stats(x), jm.gaussian_stats(y)
+    expected = ref.frechet_sqrtm(*ref.stats(x), *ref.stats(y))
+    via_svd = float(jm.frechet_distance_from_stats(sx, sy, method="svd"))
+    np.testing.assert_allclose(via_svd, expected, rtol=RTOL_WELL_CONDITIONED)
+    # Two float64 routes to one spectrum: they differ by round-off only.
+    np.testing.assert_allclose(via_svd, float(jm.frechet_distance_from_stats(sx, sy)), rtol=1e-11)
+    np.testing.assert_allclose(float(jm.frechet_distance(x, y, method="svd")), via_svd, rtol=1e-11)
+
+
+@pytest.mark.parametrize("call", ["raw", "stats"])
+def test_unknown_method_is_rejected_before_any_work(rng, call):
+    x = rng.normal(size=(10, 3))
+    with pytest.raises(ValueError, match="method must be one of .*'eigh'.*'svd'.*got 'sqrtm'"):
+        if call == "raw":
+            jm.frechet_distance(x, x, method="sqrtm")
+        else:
+            stats = jm.gaussian_stats(x)
+            jm.frechet_distance_from_stats(stats, stats, method="sqrtm")
+
+
 @pytest.mark.parametrize("n,m,d", [(50, 80, 128), (300, 200, 512)])
 def test_fewer_rows_than_dimensions(rng, n, m, d):
     """Singular covariances (n < d): sqrtm is unreliable there, so the reference

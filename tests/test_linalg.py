@@ -108,10 +108,10 @@ def test_eigenvalue_and_singular_value_routes_agree(rng, x64, condition):
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_trace_term_against_40_digit_reference(seed):
-    """Two samples of one distribution: FAD is 1e-2 of the traces, so the trace
-    term's error is amplified ~100x; still within 1e-11 of mpmath's value.
+    """Two samples of one distribution: FAD is 1e-3 of the traces, so the trace
+    term's error is amplified ~1000x; still within 1e-11 of mpmath's value.
 
-    Measured at d = 24 on these seeds: 2e-13 ... 2e-12 (ours), 5e-11 ... 6e-8
+    Measured at d = 24 on these seeds: 6e-13 ... 2.2e-12 (ours), 5e-11 ... 6e-8
     (``sqrtm``); at d = 96, 6.7e-13 against 5.3e-9 for sqrtm and eigvals.
     Each error is a draw of round-off; on another seed sqrtm measured 1e-12
     and ours 1.5e-12, so the comparison with sqrtm is made on these four.
@@ -143,6 +143,13 @@ def test_trace_term_against_40_digit_reference(seed):
     np.testing.assert_allclose(got, expected, rtol=1e-11)
     via_sqrtm = ref.frechet_sqrtm(mx, sx, my, sy)
     assert abs(got - expected) < abs(via_sqrtm - expected)
+    # method="svd" never squares: measured 6e-14 ... 2.4e-13 on these seeds
+    # (a few units of round-off of the trace term, times the ~1000x
+    # cancellation), 8-10x below the eigenvalue route on each.
+    stats_x, stats_y = jm.GaussianStats(n, mx, sx), (n, my, sy)
+    via_svd = float(jm.frechet_distance_from_stats(stats_x, stats_y, method="svd"))
+    np.testing.assert_allclose(via_svd, expected, rtol=1e-12)
+    assert abs(via_svd - expected) < abs(got - expected)
 
 
 def test_singular_covariances_take_the_singular_value_route(rng):
