@@ -10,6 +10,8 @@ line").
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from emb_helpers import need
@@ -20,47 +22,9 @@ from jaxmetrics._synthetic_audio import synth_clip
 
 pytestmark = pytest.mark.embedders
 
-README_EXAMPLES = """
-import numpy as np
-from jaxmetrics import AudioMetrics
-
-sr = 48000
-n_seconds = 5
-
-n_windows = 100
-window_len = sr * n_seconds
-
-# create random audio signals
-reference = np.random.random((n_windows, window_len))
-candidate = np.random.random((n_windows, window_len))
-
-metrics = AudioMetrics(
-    metrics=[
-        "prdc",  # precision, recall, density, coverage
-        "fad",  # frechet audio distance
-        "kd",  # kernel distance
-    ],
-    input_sr=sr,
-)
-metrics.add_reference(reference)
-
-print(metrics.evaluate(candidate))
-
-# To compute APA, the input data must be pairs of context and stem (in the
-# trailing dimension)
-reference = np.random.random((n_windows, window_len, 2))
-# Data can also be passed as a generator, to facilitate processing larger
-# datasets
-candidate = (np.random.random((window_len, 2)) for _ in range(n_windows))
-
-# stem-only metrics (like FAD), can be computed simultaneously with APA
-metrics = AudioMetrics(
-    metrics=["fad", "apa"],
-    input_sr=sr,
-)
-metrics.add_reference(reference)
-print(metrics.evaluate(candidate))
-"""
+# The audio-metrics 1.0.4 README examples, import line changed (shared with
+# benchmarks/bench_pipeline.py).
+README_EXAMPLES = (Path(__file__).parent / "audio_metrics_readme_examples.txt").read_text()
 
 
 def test_vggish_pipeline_equals_manual_windows(vggish_state):
