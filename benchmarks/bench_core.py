@@ -322,18 +322,33 @@ def fad_row(label, ref, ours_fn, ref_fns, repeats, spread=None) -> list[str]:
     ]
 
 
+def fad_rounds(d: int, repeats: int) -> int:
+    """Interleaved rounds at dimension ``d``: small sizes take milliseconds, so
+    they get more rounds (up to 25) for a stable median."""
+    return max(repeats, min(25, repeats * (2048 // d)))
+
+
+def stats_case(n: int, d: int, cache: DataCache, basis: str = "orthogonal"):
+    """NumPy statistics of a benchmark pair, their reference FD and its spread,
+    and the same statistics as our ``GaussianStats``."""
+    import jaxmetrics as jm
+
+    x, y = cache.pair(n, d, basis)
+    (mx, sx), (my, sy) = numpy_stats(x), numpy_stats(y)
+    ref, spread = fd_reference_from_stats(mx, sx, my, sy)
+    count = np.asarray(float(n))
+    ours = jm.GaussianStats(count, mx, sx), jm.GaussianStats(count, my, sy)
+    return (mx, sx, my, sy), ref, spread, ours
+
+
 def fad_stats_row(
     d: int, n: int, repeats: int, cache: DataCache, basis: str = "orthogonal"
 ) -> list[str]:
     import jaxmetrics as jm
 
     log(f"FAD from stats, d={d}, {basis} basis: data")
-    x, y = cache.pair(n, d, basis)
-    (mx, sx), (my, sy) = numpy_stats(x), numpy_stats(y)
-    ref, spread = fd_reference_from_stats(mx, sx, my, sy)
+    (mx, sx, my, sy), ref, spread, (a, b) = stats_case(n, d, cache, basis)
     cond = np.linalg.cond(sx)
-    count = np.asarray(float(n))
-    a, b = jm.GaussianStats(count, mx, sx), jm.GaussianStats(count, my, sy)
     refs = [
         ("sqrtm", lambda: fd_sqrtm(mx, sx, my, sy)),
         ("eigvals", lambda: fd_torch_eigvals(mx, sx, my, sy)),
@@ -341,9 +356,7 @@ def fad_stats_row(
     ]
     ours = lambda: float(jm.frechet_distance_from_stats(a, b))  # noqa: E731
     label = f"d = {d} (n = {n:,}, cond Σx {cond:.0e})"
-    # Small sizes take milliseconds: more interleaved rounds for a stable median.
-    rounds = max(repeats, min(25, repeats * (2048 // d)))
-    return fad_row(label, ref, ours, refs, rounds, spread)
+    return fad_row(label, ref, ours, refs, fad_rounds(d, repeats), spread)
 
 
 def bench_fad(sizes, repeats, cache) -> None:
@@ -397,20 +410,14 @@ def bench_fad_methods(sizes, repeats, cache) -> None:
 
     rows = []
     for d in sizes["fad_dims"]:
-        n = sizes["fad_rows"]
         log(f"FAD methods, d={d}")
-        x, y = cache.pair(n, d)
-        (mx, sx), (my, sy) = numpy_stats(x), numpy_stats(y)
-        ref, spread = fd_reference_from_stats(mx, sx, my, sy)
-        count = np.asarray(float(n))
-        a, b = jm.GaussianStats(count, mx, sx), jm.GaussianStats(count, my, sy)
+        stats, ref, spread, (a, b) = stats_case(sizes["fad_rows"], d, cache)
         jitted = {
             "eigh": lambda a=a, b=b: float(jm.frechet_distance_from_stats(a, b)),
             "svd": lambda a=a, b=b: float(jm.frechet_distance_from_stats(a, b, method="svd")),
         }
-        plain = {"sqrtm": lambda s=(mx, sx, my, sy): fd_sqrtm(*s)}
-        rounds = max(repeats, min(25, repeats * (2048 // d)))
-        timings, values = time_interleaved(jitted, plain, rounds)
+        plain = {"sqrtm": lambda s=stats: fd_sqrtm(*s)}
+        timings, values = time_interleaved(jitted, plain, fad_rounds(d, repeats))
         eigh, svd, sqrtm = (timings[k] for k in ("eigh", "svd", "sqrtm"))
         rows.append(
             [
