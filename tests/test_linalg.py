@@ -139,14 +139,14 @@ def test_trace_term_against_40_digit_reference(seed):
     # From the very statistics mpmath started from, the trace route alone is
     # compared with sqrtm's.
     n = np.float64(x.shape[0])
-    got = float(jm.frechet_distance_from_stats(jm.GaussianStats(n, mx, sx), (n, my, sy)))
+    stats_x, stats_y = jm.GaussianStats(n, mx, sx), jm.GaussianStats(n, my, sy)
+    got = float(jm.frechet_distance_from_stats(stats_x, stats_y))
     np.testing.assert_allclose(got, expected, rtol=1e-11)
     via_sqrtm = ref.frechet_sqrtm(mx, sx, my, sy)
     assert abs(got - expected) < abs(via_sqrtm - expected)
     # method="svd" never squares: measured 6e-14 ... 2.4e-13 on these seeds
     # (a few units of round-off of the trace term, times the ~1000x
     # cancellation), 8-10x below the eigenvalue route on each.
-    stats_x, stats_y = jm.GaussianStats(n, mx, sx), (n, my, sy)
     via_svd = float(jm.frechet_distance_from_stats(stats_x, stats_y, method="svd"))
     np.testing.assert_allclose(via_svd, expected, rtol=1e-12)
     assert abs(via_svd - expected) < abs(got - expected)
