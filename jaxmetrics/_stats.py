@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from jaxmetrics import _linalg, _precision, _validation
@@ -144,7 +145,11 @@ def _result_is_x64(*stats: GaussianStats) -> bool:
 
 
 def _as_jax(stats: GaussianStats) -> GaussianStats:
-    return GaussianStats(*(jnp.asarray(v) for v in stats))
+    # Arrays go to jit as they are (its dispatch moves NumPy arrays to the
+    # device; an eager jnp.asarray costs a dispatch of its own per leaf).
+    return GaussianStats(
+        *(v if isinstance(v, (np.ndarray, jax.Array)) else jnp.asarray(v) for v in stats)
+    )
 
 
 def check_stats(stats: Any, name: str) -> GaussianStats:
