@@ -90,20 +90,30 @@ def test_covariance_factor_of_a_singular_matrix_uses_eigh(rng, x64, case):
 
 @pytest.mark.parametrize("condition", [1e2, 1e6, 1e10])
 def test_eigenvalue_and_singular_value_routes_agree(rng, x64, condition):
-    """Both definite: the eigenvalue route; forcing the flag off: singular values."""
-    d = 64
+    """Both definite: the eigenvalue routes; forcing the flag off: singular values.
+
+    d = 192 is above the dimension from which float64 on CPU runs on the host
+    (``_linalg._HOST_MIN_DIM``), so ``trace_sqrt_product`` checks that route
+    and ``trace_sqrt_of_factors`` the XLA one.
+    """
+    d = 192
+    assert d >= _linalg._HOST_MIN_DIM
     sx = _random_psd(rng, d, np.geomspace(1.0, 1.0 / condition, d))
     sy = _random_psd(rng, d, 1.3 * np.geomspace(1.0, 1.0 / condition, d))
     fx = _linalg.covariance_factor(jnp.asarray(sx))
     fy = _linalg.covariance_factor(jnp.asarray(sy))
     assert bool(fx.definite) and bool(fy.definite)
-    fast = float(_linalg.trace_sqrt_of_factors(fx, fy))
     forced = fx._replace(definite=jnp.asarray(False))
     svd = float(_linalg.trace_sqrt_of_factors(forced, fy))
     expected = scipy.linalg.svdvals(np.linalg.cholesky(sx).T @ np.linalg.cholesky(sy)).sum()
-    # tr sqrt is a sum of d positive terms; both routes within 1e-13 of it.
-    np.testing.assert_allclose(fast, expected, rtol=1e-13)
+    # tr sqrt is a sum of d positive terms; every route within 1e-13 of it,
+    # in XLA (these factor-level calls) and on the host (trace_sqrt_product).
     np.testing.assert_allclose(svd, expected, rtol=1e-13)
+    for method in _linalg.TRACE_METHODS:
+        fast = float(_linalg.trace_sqrt_of_factors(fx, fy, method=method))
+        np.testing.assert_allclose(fast, expected, rtol=1e-13, err_msg=method)
+        host = float(_linalg.trace_sqrt_product(jnp.asarray(sx), jnp.asarray(sy), method=method))
+        np.testing.assert_allclose(host, expected, rtol=1e-13, err_msg=method)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
@@ -140,22 +150,28 @@ def test_trace_term_against_40_digit_reference(seed):
     # compared with sqrtm's.
     n = np.float64(x.shape[0])
     stats_x, stats_y = jm.GaussianStats(n, mx, sx), jm.GaussianStats(n, my, sy)
-    got = float(jm.frechet_distance_from_stats(stats_x, stats_y))
-    np.testing.assert_allclose(got, expected, rtol=1e-11)
     via_sqrtm = ref.frechet_sqrtm(mx, sx, my, sy)
-    assert abs(got - expected) < abs(via_sqrtm - expected)
-    # method="svd" never squares: measured 6e-14 ... 2.4e-13 on these seeds
-    # (a few units of round-off of the trace term, times the ~1000x
-    # cancellation), 8-10x below the eigenvalue route on each.
-    via_svd = float(jm.frechet_distance_from_stats(stats_x, stats_y, method="svd"))
-    np.testing.assert_allclose(via_svd, expected, rtol=1e-12)
-    assert abs(via_svd - expected) < abs(got - expected)
+    # Measured relative errors on these seeds (d = 24: the XLA route): default
+    # "qr" 9.5e-15 ... 6.0e-13, "svd" 6.1e-14 ... 2.4e-13, "eigh" 6.0e-13 ...
+    # 2.2e-12 (it squares the small singular values), sqrtm 5.2e-11 ... 6.1e-8.
+    # Tolerances: about 5x the largest, and each route no worse than the one
+    # it improves on.
+    got = {
+        m: float(jm.frechet_distance_from_stats(stats_x, stats_y, method=m))
+        for m in ("qr", "eigh", "svd")
+    }
+    assert got["qr"] == float(jm.frechet_distance_from_stats(stats_x, stats_y))
+    err = {m: abs(v - expected) / expected for m, v in got.items()}
+    assert err["qr"] < 3e-12 and err["svd"] < 3e-12 and err["eigh"] < 1e-11, err
+    assert err["eigh"] < abs(via_sqrtm - expected) / expected
+    assert err["qr"] < err["eigh"] and err["svd"] < err["eigh"], err
 
 
-def test_singular_covariances_take_the_singular_value_route(rng):
+@pytest.mark.parametrize("d", [96, 200])  # XLA, and the host route on CPU
+def test_singular_covariances_take_the_singular_value_route(rng, d):
     """n < d statistics: the zero part of the spectrum must not add noise
     (the eigenvalue route measured 4.6e-8 here; singular values 1e-14)."""
-    d, n = 96, 40
+    n = 40
     x = rng.normal(size=(n, d))
     y = rng.normal(size=(n, d)) * 1.2 + 0.1
     got = float(jm.frechet_distance_from_stats(jm.gaussian_stats(x), jm.gaussian_stats(y)))
