@@ -179,8 +179,9 @@ def frechet_distance_batch(
     """Fréchet distance from one reference to each of many candidate sets.
 
     The reference covariance is factored once (Cholesky, or ``eigh`` when
-    singular); each candidate then costs its covariance, its factor and one
-    symmetric eigenvalue problem (see :func:`frechet_distance`).
+    singular); each candidate then costs its covariance, its factor, a QR
+    and one symmetric eigenvalue problem (the default ``method="qr"`` route of
+    :func:`frechet_distance`, in XLA).
 
     Args:
       reference: ``(n, d)`` embeddings or their :class:`GaussianStats`.
