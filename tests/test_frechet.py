@@ -41,22 +41,27 @@ def test_from_stats_matches_scipy(rng):
     )
 
 
-def test_svd_method_matches_the_eigenvalue_route_and_scipy(rng):
-    x = correlated_gaussian(rng, 2000, 96)
-    y = correlated_gaussian(rng, 1500, 96, shift=0.3)
+@pytest.mark.parametrize("d", [96, 200])  # XLA; the host's LAPACK on CPU from d = 160
+def test_every_method_matches_scipy_and_the_others(rng, d):
+    x = correlated_gaussian(rng, 2000, d)
+    y = correlated_gaussian(rng, 1500, d, shift=0.3)
     sx, sy = jm.gaussian_stats(x), jm.gaussian_stats(y)
     expected = ref.frechet_sqrtm(*ref.stats(x), *ref.stats(y))
     via_svd = float(jm.frechet_distance_from_stats(sx, sy, method="svd"))
     np.testing.assert_allclose(via_svd, expected, rtol=RTOL_WELL_CONDITIONED)
-    # Two float64 routes to one spectrum: they differ by round-off only.
-    np.testing.assert_allclose(via_svd, float(jm.frechet_distance_from_stats(sx, sy)), rtol=1e-11)
+    # Float64 routes to one spectrum: they differ by round-off only.
+    for method in ("qr", "eigh"):
+        got = float(jm.frechet_distance_from_stats(sx, sy, method=method))
+        np.testing.assert_allclose(got, via_svd, rtol=1e-11, err_msg=method)
     np.testing.assert_allclose(float(jm.frechet_distance(x, y, method="svd")), via_svd, rtol=1e-11)
 
 
 @pytest.mark.parametrize("call", ["raw", "stats"])
 def test_unknown_method_is_rejected_before_any_work(rng, call):
     x = rng.normal(size=(10, 3))
-    with pytest.raises(ValueError, match="method must be one of .*'eigh'.*'svd'.*got 'sqrtm'"):
+    with pytest.raises(
+        ValueError, match="method must be one of .*'qr'.*'eigh'.*'svd'.*got 'sqrtm'"
+    ):
         if call == "raw":
             jm.frechet_distance(x, x, method="sqrtm")
         else:
@@ -150,12 +155,15 @@ def test_second_call_does_not_recompile(rng):
     assert jm._frechet._frechet_via_stats._cache_size() == before
 
 
-def test_vmap_over_stats(rng):
-    xs = rng.normal(size=(3, 200, 6))
-    ref_stats = jm.gaussian_stats(rng.normal(size=(400, 6)))
+@pytest.mark.parametrize("d", [6, 192])  # 192: the host callback, mapped one by one
+def test_vmap_over_stats(rng, d):
+    xs = rng.normal(size=(3, 400, d))
+    ref_stats = jm.gaussian_stats(rng.normal(size=(400, d)))
     with jax.enable_x64(True):
         stacked = jax.vmap(lambda x: jm.gaussian_stats(x))(jnp.asarray(xs))
-        values = jax.vmap(lambda s: jm.frechet_distance_from_stats(s, ref_stats))(stacked)
+        fd = jax.vmap(lambda s: jm.frechet_distance_from_stats(s, ref_stats))
+        values = fd(stacked)
+        np.testing.assert_allclose(jax.jit(fd)(stacked), values, rtol=1e-12)
     for i in range(3):
         expected = jm.frechet_distance_from_stats(jm.gaussian_stats(xs[i]), ref_stats)
         np.testing.assert_allclose(float(values[i]), float(expected), rtol=1e-9)
