@@ -53,7 +53,7 @@ def frechet_distance_from_stats(
       b: statistics of the second set, same dimension.
       method: the route to the trace term: ``"qr"`` (default; the accuracy of
         singular values), ``"eigh"`` (eigenvalues of ``C^T C``: faster, with
-        errors 10-100x larger on near-identical sets) or ``"svd"`` (singular
+        errors 8-1000x larger on near-identical sets) or ``"svd"`` (singular
         values of ``C``); measured times and errors are in the README.
 
     Returns:

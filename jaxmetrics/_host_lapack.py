@@ -5,10 +5,12 @@ On CPU, XLA has no symmetric rank-k update (``syrk``), no triangular product
 the float64 steps that are pure dense linear algebra run here, inside one
 :func:`jax.pure_callback` each (:func:`float64_on_host`).
 
-Everything here calls SciPy's OpenBLAS only. NumPy wheels bundle a second
-OpenBLAS; alternating between the two leaves one library's worker threads
-spinning while the other's run, which measured a 128 x 128 product at 20 ms
-instead of 0.25 ms on a 2-core machine.
+The trace term calls SciPy's OpenBLAS only. NumPy wheels bundle a second
+OpenBLAS; alternating between the two within one computation leaves one
+library's worker threads spinning while the other's run, which measured a
+128 x 128 product at 20 ms instead of 0.25 ms on a 2-core machine. The mean
+and scatter matrix are the exception: one large NumPy ``syrk`` (its OpenBLAS
+was the faster of the two for it here), a separate callback.
 
 LAPACK workspaces are queried (``*_lwork``): SciPy's wrappers otherwise pass
 the minimum, which makes ``sytrd``/``geqrf`` fall back to their unblocked

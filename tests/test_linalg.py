@@ -119,12 +119,9 @@ def test_eigenvalue_and_singular_value_routes_agree(rng, x64, condition):
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_trace_term_against_40_digit_reference(seed):
     """Two samples of one distribution: FAD is 1e-3 of the traces, so the trace
-    term's error is amplified ~1000x; still within 1e-11 of mpmath's value.
-
-    Measured at d = 24 on these seeds: 6e-13 ... 2.2e-12 (ours), 5e-11 ... 6e-8
-    (``sqrtm``); at d = 96, 6.7e-13 against 5.3e-9 for sqrtm and eigvals.
-    Each error is a draw of round-off; on another seed sqrtm measured 1e-12
-    and ours 1.5e-12, so the comparison with sqrtm is made on these four.
+    term's error is amplified ~1000x. Each error is a draw of round-off, so the
+    routes are compared with each other and with sqrtm on these four seeds
+    (measured errors in the comments below).
     """
     rng = np.random.default_rng(seed)
     d = 24
