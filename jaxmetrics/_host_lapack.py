@@ -126,7 +126,53 @@ def _sum_of_roots(eigenvalues: np.ndarray) -> float:
 
 
 def trace_sqrt_product(words_x: np.ndarray, words_y: np.ndarray, method: str) -> float:
-    """``tr sqrt(Σx Σy)`` of two float64 matrices given as uint32 words (:func:`as_words`).
+    """:func:`trace_sqrt_of_covariances` of two float64 matrices given as uint32 words.
+
+    Args:
+      words_x: ``Σx`` as ``(d, d, 2)`` uint32 words (:func:`as_words`).
+      words_y: ``Σy`` as words.
+      method: ``"qr"``, ``"eigh"`` or ``"svd"``.
+
+    Returns:
+      The trace, a float (NaN if LAPACK reports a failure).
+
+    """
+    return trace_sqrt_of_covariances(from_words(words_x), from_words(words_y), method)
+
+
+def frechet_from_stats(
+    mean_x: np.ndarray,
+    sigma_x: np.ndarray,
+    mean_y: np.ndarray,
+    sigma_y: np.ndarray,
+    method: str,
+) -> float:
+    """Fréchet distance of two Gaussians from float64 NumPy statistics, all on the host.
+
+    The formula of the jitted ``_frechet_from_stats``, with the trace term
+    from :func:`trace_sqrt_of_covariances`: the route of concrete float64
+    statistics on a CPU, where it saves JAX's dispatch and the callback's
+    transfers.
+
+    Args:
+      mean_x: ``(d,)`` float64 mean of the first set.
+      sigma_x: ``(d, d)`` float64 covariance of the first set (never modified).
+      mean_y: ``(d,)`` float64 mean of the second set.
+      sigma_y: ``(d, d)`` float64 covariance of the second set (never modified).
+      method: ``"qr"``, ``"eigh"`` or ``"svd"``.
+
+    Returns:
+      The squared Fréchet distance, ``>= 0`` (NaN if LAPACK reports a failure).
+
+    """
+    diff = mean_x - mean_y
+    traces = float(np.trace(sigma_x)) + float(np.trace(sigma_y))
+    value = float(diff @ diff) + traces - 2.0 * trace_sqrt_of_covariances(sigma_x, sigma_y, method)
+    return value if math.isnan(value) else max(value, 0.0)
+
+
+def trace_sqrt_of_covariances(sigma_x: np.ndarray, sigma_y: np.ndarray, method: str) -> float:
+    """``tr sqrt(Σx Σy)`` of two float64 matrices (lower triangles read; never modified).
 
     The host version of :func:`jaxmetrics._linalg.trace_sqrt_of_factors`:
     with both Cholesky factors, ``C = Lyᵀ Lx`` by ``trmm`` (half a product's
@@ -140,16 +186,16 @@ def trace_sqrt_product(words_x: np.ndarray, words_y: np.ndarray, method: str) ->
     The square roots are summed exactly (``math.fsum``).
 
     Args:
-      words_x: ``Σx`` as ``(d, d, 2)`` uint32 words.
-      words_y: ``Σy`` as words.
+      sigma_x: symmetric PSD ``(d, d)`` float64 matrix.
+      sigma_y: symmetric PSD ``(d, d)`` float64 matrix.
       method: ``"qr"``, ``"eigh"`` or ``"svd"``.
 
     Returns:
       The trace, a float (NaN if LAPACK reports a failure).
 
     """
-    fx, x_definite = covariance_factor(from_words(words_x))
-    fy, y_definite = covariance_factor(from_words(words_y))
+    fx, x_definite = covariance_factor(sigma_x)
+    fy, y_definite = covariance_factor(sigma_y)
     if method == "svd" or not (x_definite and y_definite):
         cross = _blas.dgemm(1.0, fx, fy, trans_a=1)
         return math.fsum(scipy.linalg.svdvals(cross, overwrite_a=True, check_finite=False).tolist())
