@@ -496,7 +496,7 @@ def kernel_distance_batch(
         else:
             gammas = jnp.full((s,), 1.0 / (2.0 * bandwidth**2), dtype)
         route = _mmd._choose_route(n_x, total, d, num_subsets, subset_size)
-        batch = _mmd.subsets_per_batch(num_subsets, subset_size, dtype)
+        batch = _mmd.subsets_per_batch(num_subsets, subset_size, dtype, devices)
         result, values = _kd_batch(
             jnp.asarray(reference),
             jnp.asarray(cands),

@@ -121,10 +121,40 @@ def _resolve_kernel(kernel, x, y, degree, gamma, coef0, bandwidth, precision):
     return 1, 1.0 / (2.0 * jnp.asarray(bandwidth) ** 2), 0.0
 
 
-def subsets_per_batch(num_subsets: int, subset_size: int, dtype: Any) -> int:
-    """How many subsets are vmapped at once: three kernel blocks in 256 MiB."""
-    itemsize = jnp.dtype(dtype).itemsize
-    return max(1, min(num_subsets, (256 << 20) // (3 * subset_size**2 * itemsize)))
+# Bytes of kernel blocks (three per subset) that one vmapped batch of subsets
+# may hold: on the CPU about a last-level cache, elsewhere a memory bound.
+_CPU_BATCH_BYTES = 32 << 20
+_DEVICE_BATCH_BYTES = 256 << 20
+
+
+def subsets_per_batch(
+    num_subsets: int, subset_size: int, dtype: Any, devices: Sequence[jax.Device] | None = None
+) -> int:
+    """How many subsets are vmapped at once.
+
+    On accelerators, as many as fit three kernel blocks each in 256 MiB. On
+    the CPU, as many as keep them in about a last-level cache (32 MiB), and
+    at least 2: the products and kernel sums then work from cache. Measured
+    on the 2-core benchmark machine (100 subsets of 1,000 from sets of
+    10,000, d = 512): float32 2.40 s with 2 subsets per batch against 3.01 s
+    with the 256 MiB rule (22) and 3.06 s with 1; float64 5.21 s against
+    6.57 s (11) and 7.71 s (1).
+
+    Args:
+      num_subsets: number of subsets.
+      subset_size: rows per subset.
+      dtype: float dtype of the computation.
+      devices: the devices the subsets run on (``None``: the default backend).
+
+    Returns:
+      The batch size for :func:`jax.lax.map`.
+
+    """
+    platform = devices[0].platform if devices else jax.default_backend()
+    budget = _CPU_BATCH_BYTES if platform == "cpu" else _DEVICE_BATCH_BYTES
+    floor = 2 if platform == "cpu" else 1
+    per_subset = 3 * subset_size**2 * jnp.dtype(dtype).itemsize
+    return max(1, min(num_subsets, max(floor, budget // per_subset)))
 
 
 def mmd2(
@@ -474,7 +504,7 @@ def kernel_distance(
         route = (
             _choose_route(n_x, n_y, d, num_subsets, subset_size) if devices is None else "subsets"
         )
-        batch = subsets_per_batch(num_subsets, subset_size, dtype)
+        batch = subsets_per_batch(num_subsets, subset_size, dtype, devices)
         result, values = _kernel_distance(
             jnp.asarray(x),
             jnp.asarray(y),
