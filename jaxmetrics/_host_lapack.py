@@ -20,8 +20,6 @@ the default workspace, 0.61 s with the queried one).
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -30,35 +28,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
-import threadpoolctl
 from jax import lax
 
 _blas = scipy.linalg.blas
 _lapack = scipy.linalg.lapack
-
-# Below this dimension the trace term runs its BLAS and LAPACK calls on one
-# thread. Waking OpenBLAS's sleeping worker thread costs more than it brings
-# there: after 0.3 s idle, the whole host FAD took 2.97 ms on one thread
-# against 3.75 ms on two at d = 128 (5.8 / 6.8 at 192, 10.1 / 12.2 at 256,
-# 23.0 / 22.6 at 384, 53 / 52 at 512; medians of 15), and on two threads about
-# a third of the calls took 12-20 ms instead of 4.
-_SINGLE_THREAD_BELOW_DIM = 320
-
-
-@functools.cache
-def _thread_pools() -> threadpoolctl.ThreadpoolController:
-    return threadpoolctl.ThreadpoolController()
-
-
-def _blas_threads(d: int) -> contextlib.AbstractContextManager[Any]:
-    """One BLAS thread for the duration of a small trace term, else no change.
-
-    The limit is process-wide while it holds (a few milliseconds), as any
-    change of OpenBLAS's thread count is; it is restored on exit.
-    """
-    if d >= _SINGLE_THREAD_BELOW_DIM:
-        return contextlib.nullcontext()
-    return _thread_pools().limit(limits=1, user_api="blas")
 
 
 def float64_on_host(fn: Callable[..., Any], shape: tuple[int, ...], *args: jax.Array) -> jax.Array:
@@ -210,8 +183,7 @@ def trace_sqrt_of_covariances(sigma_x: np.ndarray, sigma_y: np.ndarray, method: 
     * ``"eigh"``: ``Cᵀ C`` by ``syrk``, eigenvalues only;
     * ``"svd"``, or a singular covariance: singular values of ``Fxᵀ Fy``.
 
-    The square roots are summed exactly (``math.fsum``). Below d = 320 the
-    calls run on one BLAS thread (``_SINGLE_THREAD_BELOW_DIM``).
+    The square roots are summed exactly (``math.fsum``).
 
     Args:
       sigma_x: symmetric PSD ``(d, d)`` float64 matrix.
@@ -222,11 +194,6 @@ def trace_sqrt_of_covariances(sigma_x: np.ndarray, sigma_y: np.ndarray, method: 
       The trace, a float (NaN if LAPACK reports a failure).
 
     """
-    with _blas_threads(sigma_x.shape[0]):
-        return _trace_sqrt_of_covariances(sigma_x, sigma_y, method)
-
-
-def _trace_sqrt_of_covariances(sigma_x: np.ndarray, sigma_y: np.ndarray, method: str) -> float:
     fx, x_definite = covariance_factor(sigma_x)
     fy, y_definite = covariance_factor(sigma_y)
     if method == "svd" or not (x_definite and y_definite):

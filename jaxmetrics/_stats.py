@@ -179,4 +179,19 @@ def check_stats(stats: Any, name: str) -> GaussianStats:
         raise ValueError(
             f"{name}: covariance shape {tuple(cov.shape)} does not match mean shape ({d},)"
         )
+    for field, value in (("mean", mean), ("covariance", cov)):
+        if not _is_finite(value):
+            raise ValueError(f"{name}.{field} has NaN or inf values; statistics must be finite")
     return stats
+
+
+def _is_finite(value: Any) -> bool:
+    """Whether a concrete array has only finite values (tracers: not checkable, True).
+
+    Read on the host (also inside a surrounding trace, where a closed-over
+    concrete array is still concrete); statistics are small.
+    """
+    if isinstance(value, jax.core.Tracer):
+        return True
+    array = np.asarray(value)
+    return not np.issubdtype(array.dtype, np.inexact) or bool(np.isfinite(array).all())

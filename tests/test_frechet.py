@@ -181,36 +181,6 @@ def test_eager_host_route_matches_the_jitted_route(rng, d, method):
         np.testing.assert_array_equal(before, after)
 
 
-@pytest.mark.parametrize("d", [8, 400])
-def test_small_host_trace_terms_run_on_one_blas_thread(rng, d, monkeypatch):
-    """Below ``_SINGLE_THREAD_BELOW_DIM`` the BLAS thread count is 1 during the
-    trace term and restored afterwards; above it, left alone."""
-    import threadpoolctl
-
-    from jaxmetrics import _host_lapack
-
-    def blas_threads() -> list[int]:
-        return [
-            p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"
-        ]
-
-    before = blas_threads()
-    seen = []
-    inner = _host_lapack._trace_sqrt_of_covariances
-
-    def spy(*args):
-        seen.append(blas_threads())
-        return inner(*args)
-
-    monkeypatch.setattr(_host_lapack, "_trace_sqrt_of_covariances", spy)
-    x = jm.GaussianStats(*map(np.asarray, jm.gaussian_stats(rng.normal(size=(3 * d, d)))))
-    value = float(jm.frechet_distance_from_stats(x, x))
-    assert value == pytest.approx(0.0, abs=1e-9)
-    small = d < _host_lapack._SINGLE_THREAD_BELOW_DIM
-    assert seen == [[1] * len(before) if small else before]
-    assert blas_threads() == before
-
-
 def test_host_route_is_only_for_concrete_float64_cpu_statistics(rng):
     x = rng.normal(size=(50, 4))
     s64 = jm.GaussianStats(*map(np.asarray, jm.gaussian_stats(x)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -110,3 +111,24 @@ def test_mismatched_stats():
     a = jm.gaussian_stats(GOOD)
     with pytest.raises(ValueError, match="covariance shape"):
         jm.frechet_distance_from_stats(jm.GaussianStats(a.count, a.mean, a.covariance[:3]), a)
+
+
+@pytest.mark.parametrize("as_jax", [False, True])
+@pytest.mark.parametrize("field", ["mean", "covariance"])
+def test_non_finite_stats_are_rejected(as_jax, field):
+    """Statistics with NaN/inf (numpy or JAX arrays) fail with the argument and field
+    named, before any computation, for every entry point that takes statistics."""
+    good = jm.GaussianStats(*map(np.asarray, jm.gaussian_stats(GOOD)))
+    value = np.array(getattr(good, field))
+    value.flat[1] = np.nan if field == "mean" else np.inf
+    if as_jax:
+        with jax.enable_x64(True):
+            value = jnp.asarray(value)
+    bad = good._replace(**{field: value})
+    message = rf"b\.{field} has NaN or inf values"
+    with pytest.raises(ValueError, match=message):
+        jm.frechet_distance_from_stats(good, bad)
+    with pytest.raises(ValueError, match=message):
+        jm.merge_stats(good, bad)
+    with pytest.raises(ValueError, match=rf"a\.{field} has NaN or inf values"):
+        jm.frechet_distance_from_stats(bad, good)
