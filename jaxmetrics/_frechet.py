@@ -95,14 +95,19 @@ def frechet_distance_from_stats(
 def _on_cpu_host(a: GaussianStats, b: GaussianStats) -> bool:
     """Whether two statistics take the host route of :func:`frechet_distance_from_stats`.
 
-    Concrete float64 arrays that live on the CPU (NumPy arrays where JAX's
+    From d = 160 (where the jitted code itself calls the host's LAPACK),
+    concrete float64 arrays that live on the CPU (NumPy arrays where JAX's
     default backend is the CPU, or JAX arrays on CPU devices) are handed to
     SciPy's LAPACK directly (:func:`jaxmetrics._host_lapack.frechet_from_stats`):
     the same steps as the jitted code's host callback, without JAX's dispatch
-    and the callback's transfers, which were most of a call at d = 128
-    (measured in the README). Traced statistics, other dtypes and accelerator
-    arrays take the jitted route.
+    and the callback's transfers (d = 512: 46 ms against 54 ms). Below d = 160
+    XLA stays faster: at d = 128, interleaved with torch and NumPy calls as in
+    the benchmark, 5.8-6.2 ms against 11-12.6 ms on the host, whose small
+    multi-threaded OpenBLAS calls wake sleeping threads. Traced statistics,
+    other dtypes and accelerator arrays take the jitted route.
     """
+    if a.mean.shape[0] < _linalg._HOST_MIN_DIM:
+        return False
     leaves = (a.mean, a.covariance, b.mean, b.covariance)
     for leaf in leaves:
         if isinstance(leaf, np.ndarray):

@@ -155,25 +155,27 @@ def test_second_call_does_not_recompile(rng):
     assert jm._frechet._frechet_via_stats._cache_size() == before
 
 
-@pytest.mark.parametrize("d", [24, 192])  # jitted: XLA at 24, the host callback at 192
+@pytest.mark.parametrize("d", [24, 192, 320])
 @pytest.mark.parametrize("method", ["qr", "eigh", "svd"])
 def test_eager_host_route_matches_the_jitted_route(rng, d, method):
-    """Concrete float64 statistics on the CPU go straight to SciPy's LAPACK
-    (``_host_lapack.frechet_from_stats``); the result is the jitted one to
+    """From d = 160, concrete float64 statistics on the CPU go straight to
+    SciPy's LAPACK (``_host_lapack.frechet_from_stats``); below it, eager
+    calls take XLA as jitted ones do. The result is the jitted one to
     round-off (a few ulps of the trace term, amplified by the cancellation:
     FAD here is ~1e-2 of the traces), and the statistics are left unchanged."""
     x = correlated_gaussian(rng, 3000, d)
     y = correlated_gaussian(rng, 3000, d, shift=0.05)
     sx, sy = (jm.GaussianStats(*map(np.asarray, jm.gaussian_stats(v))) for v in (x, y))
     copies = [np.array(v) for s in (sx, sy) for v in s]
-    assert jm._frechet._on_cpu_host(sx, sy)
+    on_host = d >= jm._linalg._HOST_MIN_DIM
+    assert jm._frechet._on_cpu_host(sx, sy) == on_host
     eager = float(jm.frechet_distance_from_stats(sx, sy, method=method))
     with jax.enable_x64(True):
         jitted = float(
             jax.jit(jm.frechet_distance_from_stats, static_argnames="method")(sx, sy, method=method)
         )
-        on_device = jax.tree.map(jnp.asarray, (sx, sy))  # JAX arrays on the CPU: host route
-        assert jm._frechet._on_cpu_host(*on_device)
+        on_device = jax.tree.map(jnp.asarray, (sx, sy))  # JAX arrays on the CPU: same route
+        assert jm._frechet._on_cpu_host(*on_device) == on_host
         from_jax = float(jm.frechet_distance_from_stats(*on_device, method=method))
     np.testing.assert_allclose(eager, jitted, rtol=1e-11)
     assert from_jax == eager
@@ -182,11 +184,13 @@ def test_eager_host_route_matches_the_jitted_route(rng, d, method):
 
 
 def test_host_route_is_only_for_concrete_float64_cpu_statistics(rng):
-    x = rng.normal(size=(50, 4))
+    x = rng.normal(size=(400, 192))
     s64 = jm.GaussianStats(*map(np.asarray, jm.gaussian_stats(x)))
     s32 = jm.GaussianStats(*(np.asarray(v, np.float32) for v in s64))
     assert jm._frechet._on_cpu_host(s64, s64)
     assert not jm._frechet._on_cpu_host(s32, s64)
+    small = jm.GaussianStats(*map(np.asarray, jm.gaussian_stats(x[:, :16])))
+    assert not jm._frechet._on_cpu_host(small, small)  # below d = 160: XLA
     seen = []
 
     def probe(a):

@@ -16,7 +16,7 @@ import references as ref
 import scipy.linalg
 
 import jaxmetrics as jm
-from jaxmetrics import _linalg, _precision
+from jaxmetrics import _host_lapack, _linalg, _precision
 
 
 def _random_psd(rng, d, spectrum):
@@ -148,30 +148,32 @@ def test_trace_term_against_40_digit_reference(seed):
     n = np.float64(x.shape[0])
     stats_x, stats_y = jm.GaussianStats(n, mx, sx), jm.GaussianStats(n, my, sy)
     via_sqrtm = ref.frechet_sqrtm(mx, sx, my, sy)
-    # Measured relative errors on these seeds, eager calls (NumPy statistics
-    # on the CPU: SciPy's LAPACK on the host) / jitted (XLA at d = 24):
+    # Measured relative errors on these seeds, on the host's LAPACK (the
+    # route of eager calls from d = 160 on) / in XLA (eager calls at d = 24):
     # default "qr" 9.5e-15 ... 2.6e-13 / 9.5e-15 ... 6.0e-13, "svd" 9.4e-16
     # ... 1.5e-13 / 6.1e-14 ... 2.4e-13, "eigh" 2.3e-13 ... 2.2e-12 / 6.0e-13
     # ... 2.2e-12 (it squares the small singular values), sqrtm 5.2e-11 ...
     # 6.1e-8. Tolerances: about 5x the largest, and each route no worse than
     # the one it improves on.
-    jitted = jax.jit(jm.frechet_distance_from_stats, static_argnames="method")
-    for route, fd in (("host", jm.frechet_distance_from_stats), ("xla", jitted)):
-        with jax.enable_x64(True):
-            got = {m: float(fd(stats_x, stats_y, method=m)) for m in ("qr", "eigh", "svd")}
-        if route == "host":
-            assert got["qr"] == float(jm.frechet_distance_from_stats(stats_x, stats_y))
+    routes = {
+        "host": lambda m: _host_lapack.frechet_from_stats(mx, sx, my, sy, m),
+        "xla": lambda m: float(jm.frechet_distance_from_stats(stats_x, stats_y, method=m)),
+    }
+    for route, fd in routes.items():
+        got = {m: fd(m) for m in ("qr", "eigh", "svd")}
         err = {m: abs(v - expected) / expected for m, v in got.items()}
         assert err["qr"] < 3e-12 and err["svd"] < 3e-12 and err["eigh"] < 1e-11, (route, err)
         assert err["eigh"] < abs(via_sqrtm - expected) / expected, route
         assert err["qr"] < err["eigh"] and err["svd"] < err["eigh"], (route, err)
+    assert float(jm.frechet_distance_from_stats(stats_x, stats_y)) == routes["xla"]("qr")
 
 
-@pytest.mark.parametrize("d", [96, 200])  # jitted: XLA, and the host callback on CPU
+@pytest.mark.parametrize("d", [96, 200])  # XLA; from d = 160 on the host's LAPACK
 def test_singular_covariances_take_the_singular_value_route(rng, d):
     """n < d statistics: the zero part of the spectrum must not add noise
     (the eigenvalue route measured 4.6e-8 here; singular values 1e-14).
-    Eager calls on NumPy statistics take SciPy's LAPACK directly."""
+    From d = 160, eager calls on NumPy statistics take SciPy's LAPACK
+    directly and jitted ones the host callback."""
     n = 40
     x = rng.normal(size=(n, d))
     y = rng.normal(size=(n, d)) * 1.2 + 0.1
