@@ -83,6 +83,34 @@ def test_whole_route_handles_repeated_indices(rng, monkeypatch):
         np.testing.assert_allclose(np.asarray(values), expected, rtol=1e-10, atol=ATOL_KD)
 
 
+def test_subsets_per_batch_keeps_cpu_batches_in_cache():
+    """CPU: kernel blocks of a batch in ~32 MiB, at least 2 subsets; other
+    platforms: 256 MiB; never more than there are subsets."""
+
+    class Accelerator:
+        platform = "gpu"
+
+    f32, f64 = jnp.float32, jnp.float64
+    assert _mmd.subsets_per_batch(100, 1000, f32) == 2  # 12 MB per subset
+    assert _mmd.subsets_per_batch(100, 1000, f64) == 2  # floor of 2 (24 MB each)
+    assert _mmd.subsets_per_batch(100, 200, f32) == 69  # 32 MiB // 480 kB
+    assert _mmd.subsets_per_batch(5, 200, f32) == 5
+    assert _mmd.subsets_per_batch(100, 1000, f32, [Accelerator()]) == 22  # 256 MiB // 12 MB
+    assert _mmd.subsets_per_batch(100, 4000, f64, [Accelerator()]) == 1
+
+
+@pytest.mark.parametrize("batch", [1, 2, 5])
+def test_subset_batch_size_does_not_change_values(rng, batch, monkeypatch):
+    monkeypatch.setattr(_mmd, "subsets_per_batch", lambda *args: batch)
+    monkeypatch.setattr(_mmd, "_choose_route", lambda *args: "subsets")
+    x = rng.normal(size=(300, 16))
+    y = rng.normal(0.2, size=(300, 16))
+    idx = jm.numpy_subset_indices(300, 300, num_subsets=7, subset_size=64, seed=3)
+    _, _, expected = ref.kernel_distance_loop(x, y, *idx)
+    _, values = jm.kernel_distance(x, y, subset_indices=idx, return_values=True)
+    np.testing.assert_allclose(np.asarray(values), expected, rtol=1e-10, atol=ATOL_KD)
+
+
 def test_route_choice_is_by_cost():
     assert _mmd._choose_route(3000, 3000, 512, 100, 1000) == "whole"
     assert _mmd._choose_route(10000, 10000, 512, 100, 1000) == "subsets"
