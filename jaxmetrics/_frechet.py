@@ -100,11 +100,12 @@ def _on_cpu_host(a: GaussianStats, b: GaussianStats) -> bool:
     default backend is the CPU, or JAX arrays on CPU devices) are handed to
     SciPy's LAPACK directly (:func:`jaxmetrics._host_lapack.frechet_from_stats`):
     the same steps as the jitted code's host callback, without JAX's dispatch
-    and the callback's transfers (d = 512, back to back: 37 ms against 47 ms). Below d = 160
-    XLA stays faster: at d = 128, interleaved with torch and NumPy calls as in
-    the benchmark, 5.8-6.2 ms against 11-12.6 ms on the host, whose small
-    multi-threaded OpenBLAS calls wake sleeping threads. Traced statistics,
-    other dtypes and accelerator arrays take the jitted route.
+    and the callback's transfers (d = 512: 48.9 ms against 55.6 ms jitted).
+    Below d = 160 XLA is as fast or faster: at d = 128, interleaved with the
+    references' torch and NumPy calls, 7.0-7.9 ms against 8.1-15.1 ms on the
+    host, whose small multi-threaded OpenBLAS calls wake sleeping threads
+    (``benchmarks/bench_choices.py --sections fad-route``). Traced
+    statistics, other dtypes and accelerator arrays take the jitted route.
     """
     if a.mean.shape[0] < _linalg._HOST_MIN_DIM:
         return False

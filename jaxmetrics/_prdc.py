@@ -856,9 +856,11 @@ def prdc(
       k: neighbourhood size, ``1 <= k < min(N, M)``; static.
       block_size: tile edge of the k-NN passes (the cross pass uses at most
         1024); memory is about ``3 block_size^2`` floats. The default 1024
-        took 3.15 s at ``N = M = 10,000``, ``d = 512`` on the 2-core
-        benchmark machine, against 3.70 s with 2048 (768: 3.94 s; medians
-        of 5 interleaved calls); the result does not depend on it.
+        took 3.57 s at ``N = M = 10,000``, ``d = 512`` on the 2-core
+        benchmark machine, against 3.73 s with 2048, 3.81 s with 1280 and
+        3.94 s with 768 (medians of 5 interleaved calls,
+        ``benchmarks/bench_choices.py --sections prdc-block``); the result
+        does not depend on it.
       precision: ``"float64"`` (default) or ``"float32"`` (float32 distances
         can flip points that lie within ~1e-6 relative of a ball's boundary).
       devices: ``None`` (default device), ``"all"`` local devices or a list of
