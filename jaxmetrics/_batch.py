@@ -22,7 +22,17 @@ import numpy as np
 from jax import lax
 from jax.typing import ArrayLike
 
-from jaxmetrics import _kernels, _linalg, _mmd, _prdc, _precision, _sharding, _stats, _validation
+from jaxmetrics import (
+    _distance_bounds,
+    _kernels,
+    _linalg,
+    _mmd,
+    _prdc,
+    _precision,
+    _sharding,
+    _stats,
+    _validation,
+)
 from jaxmetrics._apa import APA, _apa_score
 from jaxmetrics._kernels import KernelSpec
 from jaxmetrics._mmd import KernelDistance
@@ -274,24 +284,18 @@ def apa_batch(
 @functools.partial(jax.jit, static_argnames=("k", "block", "dtype", "devices"))
 def _prdc_batch(ref, cands, counts, ref_sizes, *, k, block, dtype, devices):
     # ref_sizes = (N, 1/k) arrives as a traced argument so the final divisions
-    # stay IEEE divisions, as in the single call (see _prdc._prdc_from_radii).
-    ref = ref.astype(dtype)
-    # Float64 work is screened in float32 (exact float64 decisions, see
-    # _prdc._knn_sq_radii_screened); one centre for the reference and every set.
-    screen = _prdc.screen_for(dtype, ref.shape[1])
-    mu = None if screen is None else jnp.mean(ref, axis=0)
-    opts = {"screen": screen, "mu": mu}
-    ref_r2 = _prdc._knn_sq_radii(ref, k, block, **opts)
+    # stay IEEE divisions, as in the single call. One power-of-two scale and
+    # one centre serve the reference and every set, so each set's decisions
+    # are those of the single call.
+    ref, cands, mu = _distance_bounds.normalise(ref.astype(dtype), cands.astype(dtype), counts)
+    reference_part, one_set = _prdc.prdc_engine(k, block, None)
+    ref_t, ref_r2 = reference_part(ref, mu)
     n, inv_k = ref_sizes[0], ref_sizes[1]
 
     def one(shared, y, m):
-        ref, ref_r2, n, inv_k = shared
-        y = jnp.where((jnp.arange(y.shape[0]) < m)[:, None], y.astype(dtype), 0.0)
-        cand_r2 = _prdc._knn_sq_radii(y, k, block, m, **opts)
-        sizes = jnp.stack([n, m.astype(dtype), inv_k])
-        return _prdc._prdc_from_radii(ref, y, ref_r2, cand_r2, block, sizes, m, **opts)
+        return one_set(shared, y, m, jnp.stack([n, m.astype(dtype), inv_k]))
 
-    return _map_sets(one, (ref, ref_r2, n, inv_k), [cands, counts], devices)
+    return _map_sets(one, (ref_t, ref_r2, mu), [cands, counts], devices)
 
 
 def prdc_batch(
@@ -300,7 +304,7 @@ def prdc_batch(
     *,
     counts: ArrayLike | None = None,
     k: int = 5,
-    block_size: int = 2048,
+    block_size: int = 1024,
     precision: str = "float64",
     devices: Devices = None,
 ) -> PRDC:
@@ -342,7 +346,7 @@ def prdc_batch(
             jnp.asarray(counts),
             jnp.asarray([reference.shape[0], 1.0 / k], dtype),
             k=k,
-            block=_prdc._block_for(reference.shape[0], cands.shape[1], block_size),
+            block=_prdc.block_for(reference.shape[0], cands.shape[1], block_size),
             dtype=dtype,
             devices=None if devices is None else tuple(devices),
         )
@@ -517,55 +521,8 @@ def kernel_distance_batch(
 
 
 # --------------------------------------------------------------------------
-# FD + KD + PRDC in one pass over the distance tiles
+# FD + KD + PRDC
 # --------------------------------------------------------------------------
-
-
-@functools.partial(
-    jax.jit, static_argnames=("k", "block", "degree", "num_subsets", "size", "dtype", "devices")
-)
-def _kd_prdc_batch(
-    ref,
-    cands,
-    counts,
-    key,
-    gamma,
-    coef0,
-    ref_sizes,
-    *,
-    k,
-    block,
-    degree,
-    num_subsets,
-    size,
-    dtype,
-    devices,
-):
-    ref = ref.astype(dtype)
-    n, total = ref.shape[0], cands.shape[1]
-    spec = KernelSpec("polynomial", degree, gamma.astype(dtype), coef0.astype(dtype))
-    key_x, key_y = jax.random.split(key)
-    cx = _mmd._count_matrix(_mmd.draw_subsets(key_x, n, n, num_subsets, size), n, dtype)
-    wx = _prdc.tile_weights(cx, block)
-    ref_r2, kxx = _prdc._knn_sq_radii(ref, k, block, kernel=(spec, wx, wx))
-    kxx = kxx - _linalg.matmul(cx, _kernels.kernel_diagonal(spec, ref))
-    n_ref, inv_k = ref_sizes[0], ref_sizes[1]
-
-    def one(shared, y, m):
-        ref, ref_r2, kxx, wx = shared
-        y = jnp.where((jnp.arange(total) < m)[:, None], y.astype(dtype), 0.0)
-        cy = _mmd._count_matrix(_mmd.draw_subsets(key_y, total, m, num_subsets, size), total, dtype)
-        wy = _prdc.tile_weights(cy, block)
-        cand_r2, kyy = _prdc._knn_sq_radii(y, k, block, m, kernel=(spec, wy, wy))
-        kyy = kyy - _linalg.matmul(cy, _kernels.kernel_diagonal(spec, y))
-        sizes = jnp.stack([n_ref, m.astype(dtype), inv_k])
-        result, kxy = _prdc._prdc_from_radii(
-            ref, y, ref_r2, cand_r2, block, sizes, m, kernel=(spec, wx, wy)
-        )
-        values = _mmd._mmd2_from_sums(kxx, kyy, kxy, size, size, "unbiased")
-        return result, KernelDistance(values.mean(), values.std())
-
-    return _map_sets(one, (ref, ref_r2, kxx, wx), [cands, counts], devices)
 
 
 def evaluate_batch(
@@ -580,19 +537,15 @@ def evaluate_batch(
     degree: int = 3,
     gamma: float | None = None,
     coef0: float = 1.0,
-    block_size: int = 2048,
+    block_size: int = 1024,
     precision: str = "float64",
     devices: Devices = None,
 ) -> dict[str, Any]:
     """FD, KD (polynomial kernel) and PRDC of many candidate sets in one call.
 
-    Equal to :func:`frechet_distance_batch`, :func:`kernel_distance_batch` and
-    :func:`prdc_batch` with the same arguments, but KD and PRDC share their
-    work: every inner-product tile that PRDC needs for distances also gives
-    the polynomial kernel tile, whose subset sums are read off with
-    multiplicity vectors (the whole-set route of :func:`kernel_distance`).
-    Per candidate set, the ``N x M`` cross products are computed once
-    instead of twice.
+    Exactly :func:`frechet_distance_batch`, :func:`kernel_distance_batch` and
+    :func:`prdc_batch` with the same arguments, with every argument checked
+    before any of them starts.
 
     Args:
       reference: ``(n, d)`` reference embeddings.
@@ -605,7 +558,7 @@ def evaluate_batch(
       degree: polynomial degree.
       gamma: polynomial scale (default ``1 / d``).
       coef0: polynomial offset.
-      block_size: tile edge.
+      block_size: PRDC tile edge.
       precision: ``"float64"`` (default) or ``"float32"``.
       devices: as in :func:`frechet_distance_batch`.
 
@@ -626,26 +579,18 @@ def evaluate_batch(
     reference = _validation.check_embeddings(reference, "reference", min_rows=need, why=why)
     cands, counts = _check_candidates(candidates, counts, name="candidates", min_rows=need, why=why)
     _validation.check_same_dim(reference, cands, "reference", "candidates")
-    fad = frechet_distance_batch(
-        reference, cands, counts=counts, precision=precision, devices=devices
+    common = {"counts": counts, "precision": precision, "devices": devices}
+    fad = frechet_distance_batch(reference, cands, **common)
+    kd = kernel_distance_batch(
+        reference,
+        cands,
+        key=key,
+        num_subsets=num_subsets,
+        subset_size=subset_size,
+        degree=degree,
+        gamma=gamma,
+        coef0=coef0,
+        **common,
     )
-    devices = _sharding.resolve_devices(devices)
-    d = reference.shape[1]
-    with _precision.precision_scope(precision, False) as dtype:
-        result, kd = _kd_prdc_batch(
-            jnp.asarray(reference),
-            jnp.asarray(cands),
-            jnp.asarray(counts),
-            jax.random.key(0) if key is None else key,
-            jnp.asarray(1.0 / d if gamma is None else gamma, dtype),
-            jnp.asarray(coef0, dtype),
-            jnp.asarray([reference.shape[0], 1.0 / k], dtype),
-            k=k,
-            block=_prdc._block_for(reference.shape[0], cands.shape[1], block_size),
-            degree=degree,
-            num_subsets=num_subsets,
-            size=subset_size,
-            dtype=dtype,
-            devices=None if devices is None else tuple(devices),
-        )
+    result = prdc_batch(reference, cands, k=k, block_size=block_size, **common)
     return {"fad": fad, "kernel_distance": kd, "prdc": result}

@@ -71,53 +71,88 @@ def test_bad_k(rng):
         jm.prdc(x, x, k=0)
 
 
-@pytest.mark.parametrize("width,k", [(40, 6), (2048, 6), (300, 3), (64, 1), (100, 8)])
-def test_tile_k_smallest_keeps_ties(rng, width, k):
-    from jaxmetrics._prdc import _k_smallest, _tile_k_smallest
-
-    # Few distinct values: many ties, within and across groups of 32.
-    values = rng.integers(0, 5, size=(50, width)).astype(np.float32)
-    values[::7, ::3] = np.inf
-    expected = np.sort(values, axis=1)[:, :k]
-    np.testing.assert_array_equal(np.asarray(_tile_k_smallest(values, k)), expected)
-    np.testing.assert_array_equal(np.asarray(_k_smallest(values, k)), expected)
-    np.testing.assert_array_equal(
-        np.asarray(_tile_k_smallest(values.T.copy(), k, axis=0)), expected
-    )
-
-
 # --------------------------------------------------------------------------
-# Float32 screening: every decision must be the float64 one
+# The screening bound and the difference formula
 # --------------------------------------------------------------------------
 
 
-FIELDS = ("precision", "recall", "density", "coverage")
+def _bounds_and_exact(x):
+    """Float32 tile bounds and exact (integer) squared distances of rows ``x``."""
+    import jax
+    import jax.numpy as jnp
+    import oracle
+
+    from jaxmetrics import _distance_bounds as db
+    from jaxmetrics import _linalg
+
+    with jax.enable_x64(True):
+        ref, _, mu = db.normalise(jnp.asarray(x), jnp.asarray(x)[None], jnp.asarray([len(x)]))
+        scr = db.screen(ref, mu)
+        inner = _linalg.matmul(scr.rows, scr.rows.T)
+        low = np.asarray(db.lower(inner, scr.low, scr.low), np.float64)
+        high = np.asarray(db.upper(inner, scr.high, scr.high), np.float64)
+        formula = np.asarray(db.pair_sq_distances(ref[:, None, :], ref[None, :, :]))
+        scaled = np.asarray(ref)
+    (ints,) = oracle.exact_integers(scaled)
+    exact = oracle.sq_distances(ints, ints)
+    return low, high, formula, exact, scaled
 
 
-def _paths(real, fake, k, block, screen):
-    """The screened and the plain float64 results (metrics and radii) of one case."""
+@pytest.mark.parametrize("kind", ["gaussian", "offset", "float32", "lattice", "wide", "tiny"])
+def test_float32_bounds_enclose_the_difference_formula(rng, kind):
+    from fractions import Fraction
+
+    d = 2048 if kind == "wide" else 64
+    x = rng.normal(size=(120, d))
+    if kind == "offset":
+        x = 50.0 + x * 1e-2
+    elif kind == "float32":
+        x = x.astype(np.float32).astype(np.float64)
+    elif kind == "lattice":
+        x = rng.integers(-3, 4, size=(120, d)).astype(np.float64)
+    elif kind == "tiny":
+        x = x * 1e-200
+    low, high, formula, exact, scaled = _bounds_and_exact(x)
+    assert (low <= formula).all() and (formula <= high).all()
+    # The formula is within its stated relative error of exact arithmetic.
+    unit = Fraction(2) ** int(np.frexp(np.abs(scaled[scaled != 0]).min())[1] - 53)
+    levels = (d - 1).bit_length()
+    gamma = (levels + 3) * 2.0**-53 / (1 - (levels + 3) * 2.0**-53)
+    i, j = np.triu_indices(len(x), 1)
+    for a, b in list(zip(i, j, strict=True))[:2000]:
+        true = exact[a, b] * unit**2
+        assert abs(Fraction(float(formula[a, b])) - true) <= Fraction(gamma) * true
+    if kind == "lattice":  # integer data: the formula is exact
+        np.testing.assert_array_equal(formula, (exact * unit**2).astype(float))
+
+
+def test_difference_formula_has_the_same_bits_in_any_shape(rng):
     import jax
     import jax.numpy as jnp
 
-    from jaxmetrics import _prdc
+    from jaxmetrics._distance_bounds import pair_sq_distances
 
-    n, m = real.shape[0], fake.shape[0]
-    block = _prdc._block_for(n, m, block)
-    screen = _prdc._SCREEN if screen == "default" else screen
-    out = {}
-    with jax.enable_x64(True):
-        for name, scr in (("screened", screen), ("float64", None)):
-            ref, cand = jnp.asarray(real, jnp.float64), jnp.asarray(fake, jnp.float64)
-            metrics = _prdc._prdc(
-                ref, cand, jnp.asarray([n, m, 1.0 / k]), k=k, block=block,
-                dtype=jnp.float64, devices=None, screen=scr,
-            )  # fmt: skip
-            mu = None if scr is None else jnp.mean(ref, axis=0)
-            radii = jax.jit(
-                lambda x, mu, scr=scr: _prdc._knn_sq_radii(x, k, block, screen=scr, mu=mu)
-            )(cand, mu)
-            out[name] = ([float(v) for v in metrics], np.asarray(radii))
-    return out
+    for d in (1, 5, 100, 512, 1000):
+        a, b = rng.normal(size=(64, d)), rng.normal(size=(64, d))
+        with jax.enable_x64(True):
+            rows = np.asarray(pair_sq_distances(jnp.asarray(a), jnp.asarray(b)))
+            grid = np.asarray(pair_sq_distances(jnp.asarray(a)[:, None], jnp.asarray(b)[None]))
+            one = [float(pair_sq_distances(jnp.asarray(a[i]), jnp.asarray(b[i]))) for i in (0, 9)]
+            symmetric = np.asarray(pair_sq_distances(jnp.asarray(b), jnp.asarray(a)))
+        np.testing.assert_array_equal(rows, np.diagonal(grid))
+        np.testing.assert_array_equal(rows, symmetric)
+        assert one == [rows[0], rows[9]]
+
+
+@pytest.mark.parametrize("kind", ["lattice", "duplicates", "perturbed", "offset", "float32"])
+def test_results_do_not_depend_on_the_block_size(rng, kind):
+    real = _adversarial(rng, kind, 230, 6)
+    fake = _adversarial(rng, kind, 170, 6)
+    if kind == "perturbed":
+        fake = real[:170] * (1.0 + 1e-7 * rng.standard_normal((170, 6)))
+    blocks = (8, 64, 229)
+    results = {tuple(float(v) for v in jm.prdc(real, fake, k=4, block_size=b)) for b in blocks}
+    assert len(results) == 1
 
 
 def _adversarial(rng, kind, n, d):
@@ -126,7 +161,7 @@ def _adversarial(rng, kind, n, d):
     if kind == "duplicates":  # exact zero distances, radii of exactly 0
         base = rng.integers(-3, 4, size=(n // 4, d)).astype(np.float64)
         return base[rng.integers(0, n // 4, size=n)]
-    if kind == "perturbed":  # near-ties 1e-7 apart: undecided in float32, not in float64
+    if kind == "perturbed":  # near-ties 1e-7 apart: open in float32
         base = rng.integers(-2, 3, size=(n, d)).astype(np.float64)
         return base * (1.0 + 1e-7 * rng.standard_normal((n, d)))
     if kind == "offset":  # a large common offset: the bound is relative to the spread
@@ -136,90 +171,15 @@ def _adversarial(rng, kind, n, d):
     raise ValueError(kind)
 
 
-@pytest.mark.parametrize("kind", ["lattice", "duplicates", "perturbed", "offset", "float32"])
-@pytest.mark.parametrize("screen", ["default", (0, 8)], ids=["default", "tiny-capacity"])
-def test_screening_gives_the_float64_decisions(rng, kind, screen):
-    # (0, 8): no spare candidate, so no row's radius is ever proven from the
-    # float32 candidates and every row takes the float64 fallback; settling
-    # runs in chunks of 8 rows, several per tile.
-    real = _adversarial(rng, kind, 230, 6)
-    fake = _adversarial(rng, kind, 170, 6)
-    if kind == "perturbed":
-        fake = real[:170] * (1.0 + 1e-7 * rng.standard_normal((170, 6)))
-    out = _paths(real, fake, 4, 64, screen)
-    assert out["screened"][0] == out["float64"][0]
-    np.testing.assert_array_equal(out["screened"][1], out["float64"][1])
-    expected = _reference(real, fake, 4)
-    for name, value in zip(FIELDS, out["screened"][0], strict=True):
-        assert value == expected[name], name
-
-
 @pytest.mark.parametrize("d,block", [(2048, 96), (700, 2048), (33, 40)])
-def test_screening_at_large_d_and_odd_blocks(rng, d, block):
-    # At d = 2048 the bound is ~1.2e-4 relative: many undecided entries.
+def test_large_d_and_odd_blocks_match_the_package(rng, d, block):
+    # At d = 2048 the bound is ~1.5e-4 relative: many open comparisons.
     real = rng.normal(size=(260, d)) * np.linspace(1.0, 0.1, d)
     fake = rng.normal(0.05, 1.0, size=(190, d)) * np.linspace(1.0, 0.1, d)
-    out = _paths(real, fake, 5, block, "default")
-    assert out["screened"][0] == out["float64"][0]
-    np.testing.assert_array_equal(out["screened"][1], out["float64"][1])
+    got = jm.prdc(real, fake, k=5, block_size=block)
     expected = _reference(real, fake, 5)
-    for name, value in zip(FIELDS, out["screened"][0], strict=True):
-        assert value == expected[name], name
+    for name in FIELDS:
+        assert float(getattr(got, name)) == expected[name], name
 
 
-def test_screening_off_for_float32_overflow(rng):
-    # Squared norms above 2^100 could overflow float32: every decision is
-    # then taken in float64 (the `ok` flag), still exactly.
-    real, fake = rng.normal(size=(120, 8)) * 1e40, rng.normal(size=(100, 8)) * 1e40
-    out = _paths(real, fake, 3, 32, "default")
-    assert out["screened"][0] == out["float64"][0]
-    np.testing.assert_array_equal(out["screened"][1], out["float64"][1])
-
-
-@pytest.mark.parametrize("kind", ["gaussian", "offset", "float32", "lattice", "wide"])
-def test_float32_bound_holds(rng, kind):
-    """low <= float64 d2 <= high for every entry of a float32 tile."""
-    import jax
-    import jax.numpy as jnp
-
-    from jaxmetrics import _linalg, _prdc
-
-    d = 2048 if kind == "wide" else 64
-    x = rng.normal(size=(300, d))
-    if kind == "offset":
-        x = 50.0 + x * 1e-2
-    elif kind == "float32":
-        x = x.astype(np.float32).astype(np.float64)
-    elif kind == "lattice":
-        x = rng.integers(-3, 4, size=(300, d)).astype(np.float64)
-    with jax.enable_x64(True):
-        tiles, sq, _ = _prdc._tiles(jnp.asarray(x), 300)
-        scr = _prdc._screened(tiles, sq, jnp.mean(tiles[0], axis=0))
-        inner = _linalg.matmul(scr.tiles[0], scr.tiles[0].T)
-        low, high = _prdc._bound_tiles(inner, scr.low[0], scr.low[0], scr.high[0], scr.high[0])
-        exact = _prdc._sq_from_inner(_linalg.matmul(tiles[0], tiles[0].T), sq[0], sq[0])
-        low, high, exact = (np.asarray(a, np.float64) for a in (low, high, exact))
-    assert bool(scr.ok)
-    assert (low <= exact).all() and (exact <= high).all()
-    if kind == "gaussian":  # conservative, not absurdly: within 200x of the actual error
-        mid = (low + high) / 2
-        assert np.max(high - low) / 2 < 200 * np.max(np.abs(mid - exact))
-
-
-def test_gathered_products_have_the_tile_bits(rng):
-    """The float64 re-computation gives the very bits of the float64 tiles."""
-    import jax
-    import jax.numpy as jnp
-
-    from jaxmetrics import _prdc
-
-    for d in (5, 100, 512, 1000):
-        x = rng.normal(size=(256, d))
-        cols = rng.integers(0, 256, size=(256, 7)).astype(np.int32)
-        with jax.enable_x64(True):
-            tiles, sq, _ = _prdc._tiles(jnp.asarray(x), 256)
-            full = _prdc._sq_distances(tiles[0], sq[0], tiles[0], sq[0])
-            got = _prdc._gathered_sq(tiles[0], sq[0], jnp.asarray(cols))
-        np.testing.assert_array_equal(
-            np.asarray(got), np.take_along_axis(np.asarray(full), cols, 1)
-        )
+FIELDS = ("precision", "recall", "density", "coverage")
