@@ -89,7 +89,7 @@ def test_kernel_distance_batch_equals_loop(sets, kernel):
         )
 
 
-def test_evaluate_batch_shares_tiles_and_equals_the_separate_calls(sets):
+def test_evaluate_batch_equals_the_separate_calls(sets):
     reference, candidates = sets
     key = jax.random.key(5)
     opts = {"num_subsets": 8, "subset_size": 100}
