@@ -145,7 +145,7 @@ TRACE_METHODS: tuple[str, ...] = ("qr", "eigh", "svd")
 _HOST_MIN_DIM = 160
 
 
-def trace_sqrt_product(sigma_x: jax.Array, sigma_y: jax.Array, method: str = "qr") -> jax.Array:
+def _trace_sqrt_value(sigma_x: jax.Array, sigma_y: jax.Array, method: str) -> jax.Array:
     r"""Trace of the matrix square root of ``sigma_x @ sigma_y`` for PSD inputs.
 
     See :func:`trace_sqrt_of_factors`, applied to :func:`covariance_factor`
@@ -178,6 +178,87 @@ def trace_sqrt_product(sigma_x: jax.Array, sigma_y: jax.Array, method: str = "qr
         return _host_lapack.float64_on_host(fn, (), *words)
 
     return lax.platform_dependent(sigma_x, sigma_y, cpu=host, default=device)
+
+
+# Under vmap, XLA:CPU runs batched LAPACK kernels (Cholesky, eigh, SVD) by
+# splitting the batch over its intra-op thread pool; two such kernels running
+# at once (both branches of a batched lax.cond, or the factors of both sets)
+# can each wait for the pool's threads that the other holds, and the program
+# never finishes. The numeric functions below are therefore mapped one
+# problem at a time under vmap (jax.custom_batching.sequential_vmap): no
+# batched LAPACK kernel is ever formed. They carry their own derivative rules,
+# in closed form, since LAPACK's values-only kernels have none.
+
+
+@functools.cache
+def _sequential(fn: Any) -> Any:
+    return jax.custom_batching.sequential_vmap(fn)
+
+
+@functools.cache
+def _sequential_trace_sqrt(method: str) -> Any:
+    return jax.custom_batching.sequential_vmap(lambda sx, sy: _trace_sqrt_value(sx, sy, method))
+
+
+def _symmetric(m: jax.Array) -> jax.Array:
+    return 0.5 * (m + m.T)
+
+
+def _psd_power(m: jax.Array, power: float) -> jax.Array:
+    """``m^power`` of a symmetric PSD matrix; eigenvalues at rounding level count as 0."""
+    w, v = jnp.linalg.eigh(_symmetric(m))
+    floor = m.shape[0] * jnp.finfo(m.dtype).eps * jnp.max(jnp.abs(w))
+    keep = w > floor
+    scaled = jnp.where(keep, jnp.where(keep, w, 1.0) ** power, 0.0)
+    return matmul(v * scaled[None, :], v.T)
+
+
+def _trace_sqrt_gradients(sigma_x: jax.Array, sigma_y: jax.Array):
+    """Twice the gradients of ``tr sqrt(Σx Σy)``: ``(Gx, Gy)``.
+
+    With ``A = Σx^(1/2)``, ``tr sqrt(Σx Σy) = tr (A Σy A)^(1/2)``, so
+    ``d/dΣy = (1/2) A (A Σy A)^(-1/2) A`` and symmetrically for ``Σx``.
+    Where ``A Σy A`` is singular the derivative is unbounded; the
+    pseudo-inverse gives the derivative along the non-singular directions.
+    """
+    ax, ay = _psd_power(sigma_x, 0.5), _psd_power(sigma_y, 0.5)
+    gy = matmul(matmul(ax, _psd_power(matmul(matmul(ax, sigma_y), ax), -0.5)), ax)
+    gx = matmul(matmul(ay, _psd_power(matmul(matmul(ay, sigma_x), ay), -0.5)), ay)
+    return gx, gy
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
+def trace_sqrt_product(sigma_x: jax.Array, sigma_y: jax.Array, method: str = "qr") -> jax.Array:
+    r"""Trace of the matrix square root of ``sigma_x @ sigma_y`` for PSD inputs.
+
+    See :func:`trace_sqrt_of_factors`, applied to :func:`covariance_factor`
+    of each matrix. Float64 on CPU from d = 160 runs the same steps on the host
+    (:func:`jaxmetrics._host_lapack.trace_sqrt_product`, one
+    :func:`jax.pure_callback`): LAPACK and BLAS there have the triangular
+    products (``trmm``, ``lauum``) and the symmetric rank-k update (``syrk``)
+    that XLA lacks. Under ``vmap`` the problems are solved one after the
+    other; the derivative is ``(1/2) tr(Gx dΣx + Gy dΣy)`` in closed form
+    (:func:`_trace_sqrt_gradients`), on every route.
+
+    Args:
+      sigma_x: symmetric PSD ``(d, d)`` matrix.
+      sigma_y: symmetric PSD ``(d, d)`` matrix.
+      method: ``"qr"``, ``"eigh"`` or ``"svd"`` (see :func:`trace_sqrt_of_factors`).
+
+    Returns:
+      A non-negative scalar.
+
+    """
+    return _sequential_trace_sqrt(method)(sigma_x, sigma_y)
+
+
+@trace_sqrt_product.defjvp
+def _trace_sqrt_product_jvp(method, primals, tangents):
+    sigma_x, sigma_y = primals
+    dx, dy = tangents
+    value = trace_sqrt_product(sigma_x, sigma_y, method)
+    gx, gy = _sequential(_trace_sqrt_gradients)(sigma_x, sigma_y)
+    return value, 0.5 * (jnp.sum(gx * dx) + jnp.sum(gy * dy))
 
 
 def trace_sqrt_of_factors(
@@ -226,7 +307,7 @@ def trace_sqrt_of_factors(
 
     """
     if method == "svd" or a.factor.dtype != jnp.float64:
-        return nuclear_norm(matmul(a.factor.T, b.factor))
+        return _singular_value_sum(matmul(a.factor.T, b.factor))
 
     def _eigenvalue_route(fa: jax.Array, fb: jax.Array) -> jax.Array:
         cross = matmul(fb.T, fa)
@@ -238,16 +319,34 @@ def trace_sqrt_of_factors(
         return jnp.sqrt(jnp.clip(w, 0.0)).sum()
 
     def _singular_value_route(fa: jax.Array, fb: jax.Array) -> jax.Array:
-        return nuclear_norm(matmul(fa.T, fb))
+        return _singular_value_sum(matmul(fa.T, fb))
 
     return lax.cond(
         a.definite & b.definite, _eigenvalue_route, _singular_value_route, a.factor, b.factor
     )
 
 
-def nuclear_norm(c: jax.Array) -> jax.Array:
-    """Sum of the singular values of ``c`` (values only, no vectors)."""
+def _singular_value_sum(c: jax.Array) -> jax.Array:
     return jnp.linalg.svd(c, compute_uv=False).sum()
+
+
+def _nuclear_norm_gradient(c: jax.Array) -> jax.Array:
+    """``U V^T`` over the singular values above rounding level: d||C||_* = tr((U V^T)^T dC)."""
+    u, s, vt = jnp.linalg.svd(c, full_matrices=False)
+    floor = max(c.shape) * jnp.finfo(c.dtype).eps * jnp.max(s)
+    return matmul(u * (s > floor)[None, :], vt)
+
+
+@jax.custom_jvp
+def nuclear_norm(c: jax.Array) -> jax.Array:
+    """Sum of the singular values of ``c`` (values only, no vectors; one at a time under vmap)."""
+    return _sequential(_singular_value_sum)(c)
+
+
+@nuclear_norm.defjvp
+def _nuclear_norm_jvp(primals, tangents):
+    (c,), (dc,) = primals, tangents
+    return nuclear_norm(c), jnp.sum(_sequential(_nuclear_norm_gradient)(c) * dc)
 
 
 def _lapack_eigenvalues(m: jax.Array) -> jax.Array:

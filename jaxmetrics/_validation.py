@@ -83,7 +83,10 @@ def _check_finite(x: np.ndarray | jax.Array, name: str) -> None:
     if isinstance(x, np.ndarray):
         row_ok = np.isfinite(x).all(axis=1)
     else:
-        row_ok = np.asarray(_finite_rows(x))
+        row_ok = _finite_rows(x)
+        if isinstance(row_ok, jax.core.Tracer):  # a concrete array inside a user's trace
+            return
+        row_ok = np.asarray(row_ok)
     if not row_ok.all():
         bad = np.flatnonzero(~row_ok)
         raise ValueError(

@@ -174,3 +174,14 @@ def test_bad_arguments(rng):
         jm.kernel_distance(x, x, subset_indices=(np.zeros((2, 3), int), np.full((2, 3), 99)))
     with pytest.raises(ValueError, match="x needs at least 4 rows"):
         jm.kernel_distance(x[:3], x)
+
+
+def test_one_key_draws_the_same_subsets_in_float32_and_float64(rng):
+    # Subsets come from integer random bits, not from float uniforms whose
+    # width follows the precision: both precisions average the same subsets.
+    x = rng.normal(size=(300, 8))
+    y = x[::-1] * 1.1
+    opts = {"num_subsets": 20, "subset_size": 100, "return_values": True}
+    _, v64 = jm.kernel_distance(x, y, **opts)
+    _, v32 = jm.kernel_distance(x, y, precision="float32", **opts)
+    np.testing.assert_allclose(np.asarray(v32), np.asarray(v64), rtol=1e-4, atol=1e-6)
