@@ -14,12 +14,41 @@ from jaxmetrics import _host_lapack, _linalg, _precision, _stats, _validation
 from jaxmetrics._stats import GaussianStats
 
 
+def _exponent(big: Any, xp: Any = jnp) -> Any:
+    """``e`` with ``big = f 2^e``, ``f`` in ``[1/2, 1)`` (0 for ``big = 0``)."""
+    _, e = xp.frexp(big)
+    return xp.where(big > 0, e, 0)
+
+
+def _unit_stats(a: GaussianStats, b: GaussianStats, xp: Any = jnp):
+    """Statistics scaled exactly by powers of two so covariances are at most 1.
+
+    Returns ``(mean_a, cov_a, mean_b, cov_b, e)``: means times ``2^-e``,
+    covariances times ``4^-e``; the Fréchet distance of the scaled
+    statistics times ``4^e`` is that of the originals, and no product of
+    the trace term can overflow or underflow on the way (FAD of embeddings
+    around 1e77 was NaN before this).
+    """
+    big = xp.maximum(xp.max(xp.abs(a.covariance)), xp.max(xp.abs(b.covariance)))
+    e = (_exponent(big, xp) + 1) // 2
+    scaled = [xp.ldexp(v, -k * e) for v, k in ((a.mean, 1), (a.covariance, 2))]
+    scaled += [xp.ldexp(v, -k * e) for v, k in ((b.mean, 1), (b.covariance, 2))]
+    return (*scaled, e)
+
+
 @functools.partial(jax.jit, static_argnames=("method",))
 def _frechet_from_stats(a: GaussianStats, b: GaussianStats, method: str = "qr") -> jax.Array:
-    diff = a.mean - b.mean
-    traces = jnp.trace(a.covariance) + jnp.trace(b.covariance)
-    cross = _linalg.trace_sqrt_product(a.covariance, b.covariance, method)
-    return jnp.maximum(diff @ diff + traces - 2.0 * cross, 0.0)
+    mean_a, cov_a, mean_b, cov_b, e = _unit_stats(a, b)
+    diff = mean_a - mean_b
+    traces = jnp.trace(cov_a) + jnp.trace(cov_b)
+    cross = _linalg.trace_sqrt_product(cov_a, cov_b, method)
+    return jnp.ldexp(jnp.maximum(diff @ diff + traces - 2.0 * cross, 0.0), 2 * e)
+
+
+def _unit_rows(x: jax.Array, y: jax.Array):
+    """``x, y`` scaled exactly by ``2^-e`` so the largest ``|value|`` is below 1, and ``e``."""
+    e = _exponent(jnp.maximum(jnp.max(jnp.abs(x)), jnp.max(jnp.abs(y))))
+    return jnp.ldexp(x, -e), jnp.ldexp(y, -e), e
 
 
 def _check_method(method: str) -> None:
@@ -83,9 +112,12 @@ def frechet_distance_from_stats(
     _validation.check_same_dim(a.mean, b.mean, "a", "b")
     precision = "float64" if _stats._result_is_x64(a, b) else "float32"
     if _on_cpu_host(a, b):
-        value = _host_lapack.frechet_from_stats(
-            *(np.asarray(v) for v in (a.mean, a.covariance, b.mean, b.covariance)), method
+        host = (
+            GaussianStats(*(np.asarray(v) for v in a)),
+            GaussianStats(*(np.asarray(v) for v in b)),
         )
+        *scaled, e = _unit_stats(*host, xp=np)
+        value = np.ldexp(_host_lapack.frechet_from_stats(*scaled, method), 2 * int(e))
         with jax.enable_x64(True):
             return jnp.asarray(value, jnp.float64)
     with _precision.precision_scope(precision, _validation.is_traced(a, b)):
@@ -129,21 +161,22 @@ def _frechet_cross_gram(x: jax.Array, y: jax.Array, dtype: Any) -> jax.Array:
     # C = Xc Yc^T / sqrt((n-1)(m-1)), so tr sqrt(Σx Σy) = ||C||_* (nuclear
     # norm). Singular values are found to eps·||C|| each, without the squaring
     # of small eigenvalues that the d x d route suffers.
-    x = x.astype(dtype)
-    y = y.astype(dtype)
+    x, y, e = _unit_rows(x.astype(dtype), y.astype(dtype))
     n, m = x.shape[0], y.shape[0]
     mx, my = x.mean(axis=0), y.mean(axis=0)
     xc, yc = x - mx, y - my
     traces = jnp.sum(xc * xc) / (n - 1) + jnp.sum(yc * yc) / (m - 1)
     cross = _linalg.matmul(xc, yc.T) / jnp.sqrt(jnp.asarray((n - 1) * (m - 1), dtype))
     diff = mx - my
-    return jnp.maximum(diff @ diff + traces - 2.0 * _linalg.nuclear_norm(cross), 0.0)
+    fd = jnp.maximum(diff @ diff + traces - 2.0 * _linalg.nuclear_norm(cross), 0.0)
+    return jnp.ldexp(fd, 2 * e)
 
 
 @functools.partial(jax.jit, static_argnames=("dtype", "method"))
 def _frechet_via_stats(x: jax.Array, y: jax.Array, dtype: Any, method: str) -> jax.Array:
+    x, y, e = _unit_rows(x.astype(dtype), y.astype(dtype))
     a, b = _stats._gaussian_stats(x, dtype), _stats._gaussian_stats(y, dtype)
-    return _frechet_from_stats(a, b, method)
+    return jnp.ldexp(_frechet_from_stats(a, b, method), 2 * e)
 
 
 def _use_cross_gram(n: int, m: int, d: int) -> bool:

@@ -237,3 +237,21 @@ def test_inputs_not_modified(rng):
     np.testing.assert_array_equal(x, x0)
     np.testing.assert_array_equal(y, y0)
     assert x.dtype == np.float32
+
+
+@pytest.mark.parametrize("d", [8, 200])
+@pytest.mark.parametrize("scale", [1e-150, 1e-77, 1e77, 1e150])
+def test_fad_over_the_whole_float64_range(rng, d, scale):
+    # FAD(s x, s y) = s^2 FAD(x, y): the data are scaled by a power of two
+    # before anything is squared, so nothing overflows (FAD was NaN around
+    # 1e77) or underflows. Each route stays within its usual relative error.
+    x = rng.normal(size=(300, d))
+    y = rng.normal(size=(300, d)) * 1.1 + 0.2
+    base = float(jm.frechet_distance(x, y))
+    for method in ("qr", "eigh", "svd"):
+        got = float(jm.frechet_distance(x * scale, y * scale, method=method))
+        np.testing.assert_allclose(got / scale**2, base, rtol=1e-12)
+    if scale > 1e-100:  # statistics of 1e-150 data lose digits to underflow in the squares
+        stats = jm.gaussian_stats(x * scale), jm.gaussian_stats(y * scale)
+        got = float(jm.frechet_distance_from_stats(*stats))
+        np.testing.assert_allclose(got / scale**2, base, rtol=1e-12)
