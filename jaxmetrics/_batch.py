@@ -478,25 +478,24 @@ def kernel_distance_batch(
         why=f"for subsets of {subset_size} (pass a smaller subset_size)",
     )
     _validation.check_same_dim(reference, cands, "reference", "candidates")
+    _validation.check_parameter(gamma, "gamma", positive=True)
+    _validation.check_parameter(coef0, "coef0")
+    _validation.check_parameter(bandwidth, "bandwidth", positive=True)
+    key = _validation.as_key(key)
     devices = _sharding.resolve_devices(devices)
     (n_x, d), (s, total, _) = reference.shape, cands.shape
     with _precision.precision_scope(precision, False) as dtype:
         if kernel == "polynomial":
             gammas = jnp.full((s,), 1.0 / d if gamma is None else gamma, dtype)
         elif bandwidth is None:
-            gammas = jnp.stack(
-                [
-                    1.0
-                    / (
-                        2.0
-                        * _kernels.median_pairwise_distance(
-                            cands[i, : counts[i]], precision=precision
-                        )
-                        ** 2
-                    )
-                    for i in range(s)
-                ]
-            )
+            medians = []
+            for i in range(s):
+                median = _kernels.median_pairwise_distance(
+                    cands[i, : counts[i]], precision=precision
+                )
+                _kernels.check_median_bandwidth(median, f"candidates[{i}]")
+                medians.append(median)
+            gammas = 1.0 / (2.0 * jnp.stack(medians) ** 2)
         else:
             gammas = jnp.full((s,), 1.0 / (2.0 * bandwidth**2), dtype)
         route = _mmd._choose_route(n_x, total, d, num_subsets, subset_size)
@@ -505,7 +504,7 @@ def kernel_distance_batch(
             jnp.asarray(reference),
             jnp.asarray(cands),
             jnp.asarray(counts),
-            jax.random.key(0) if key is None else key,
+            key,
             gammas,
             jnp.asarray(coef0, dtype),
             kind=kernel,

@@ -197,7 +197,7 @@ def bootstrap_ci(
     if not isinstance(paired, bool):
         raise TypeError(f"paired must be a bool, got {type(paired).__name__}")
     batch_size = _validation.check_positive_int(batch_size, "batch_size")
-    key = jax.random.key(0) if key is None else key
+    key = _validation.as_key(key)
     indices = bootstrap_indices(
         key, tuple(s.shape[0] for s in samples), num_resamples, paired=paired
     )

@@ -204,7 +204,7 @@ def _prepare(candidate, key, num_steps, min_n, max_n, replace, min_rows):
         raise ValueError(
             f"max_n ({ns[-1]}) cannot exceed the candidate rows ({num_rows}) with replace=False"
         )
-    key = jax.random.key(0) if key is None else key
+    key = _validation.as_key(key)
     return candidate, ns, key
 
 

@@ -106,6 +106,22 @@ def make_spec(
     return KernelSpec(kind, 1, 1.0 / (2.0 * bandwidth**2), jnp.asarray(0.0, dtype))
 
 
+def check_median_bandwidth(bandwidth: jax.Array, name: str) -> None:
+    """Raise when a median-heuristic bandwidth is 0 (concrete values only).
+
+    A median pairwise distance of 0 means that at least half of the pairs of
+    ``name`` are identical rows; the RBF kernel ``exp(-|a-b|^2 / 2 sigma^2)``
+    is then undefined, and a bandwidth has to be given explicitly.
+    """
+    if _validation.is_traced(bandwidth):
+        return
+    if not float(bandwidth) > 0.0:
+        raise ValueError(
+            f"the median pairwise distance of {name} is 0 (at least half of its pairs of rows "
+            "are identical), so the RBF bandwidth cannot default to it: pass bandwidth="
+        )
+
+
 _MEDIAN_MAX_ROWS = 4096
 
 

@@ -114,10 +114,14 @@ def _resolve_kernel(kernel, x, y, degree, gamma, coef0, bandwidth, precision):
     _validation.check_choice(kernel, "kernel", _kernels.KERNELS)
     if kernel == "polynomial":
         degree = _validation.check_positive_int(degree, "degree")
+        _validation.check_parameter(gamma, "gamma", positive=True)
+        _validation.check_parameter(coef0, "coef0")
         gamma = 1.0 / x.shape[1] if gamma is None else gamma
         return degree, gamma, coef0
+    _validation.check_parameter(bandwidth, "bandwidth", positive=True)
     if bandwidth is None:
         bandwidth = _kernels.median_pairwise_distance(y, precision=precision)
+        _kernels.check_median_bandwidth(bandwidth, "y")
     return 1, 1.0 / (2.0 * jnp.asarray(bandwidth) ** 2), 0.0
 
 
@@ -505,7 +509,7 @@ def kernel_distance(
             kernel, x, y, degree, gamma, coef0, bandwidth, precision
         )
         if subset_indices is None:
-            key = jax.random.key(0) if key is None else key
+            key = _validation.as_key(key)
             idx_x, idx_y = _random_subset_indices(key, n_x, n_y, num_subsets, subset_size)
         devices = _sharding.resolve_devices(devices)
         route = (

@@ -182,7 +182,48 @@ def check_stats(stats: Any, name: str) -> GaussianStats:
     for field, value in (("mean", mean), ("covariance", cov)):
         if not _is_finite(value):
             raise ValueError(f"{name}.{field} has NaN or inf values; statistics must be finite")
+    _check_count(stats.count, name)
+    _check_covariance(cov, name)
     return stats
+
+
+def _check_count(count: Any, name: str) -> None:
+    if isinstance(count, jax.core.Tracer):
+        return
+    value = np.asarray(count)
+    if value.ndim != 0 or not np.isfinite(value) or value < 1:
+        raise ValueError(f"{name}.count must be a finite number >= 1 (rows seen), got {count!r}")
+
+
+def _check_covariance(cov: Any, name: str) -> None:
+    """Symmetric and positive semi-definite, to rounding (concrete arrays only).
+
+    Symmetry to ``64 d eps max|Σ|`` (products ``X^T X`` can differ by a few
+    ulps between ``(i, j)`` and ``(j, i)``); semi-definiteness by a Cholesky
+    factorisation of ``Σ + 4 d eps max(diag Σ) I``, which succeeds for every
+    PSD matrix (rounding errors of its eigenvalues are below the shift) and
+    fails for any matrix with an eigenvalue below minus the shift.
+    """
+    if isinstance(cov, jax.core.Tracer):
+        return
+    c = np.asarray(cov, dtype=np.float64)
+    d = c.shape[0]
+    eps = float(np.finfo(np.asarray(cov).dtype).eps) if np.asarray(cov).dtype.kind == "f" else 0.0
+    eps = max(eps, float(np.finfo(np.float64).eps))
+    scale = float(np.max(np.abs(c))) if c.size else 0.0
+    if scale == 0.0:
+        return
+    if np.max(np.abs(c - c.T)) > 64 * d * eps * scale:
+        raise ValueError(f"{name}.covariance is not symmetric")
+    if np.min(np.diagonal(c)) < -4 * d * eps * scale:
+        raise ValueError(f"{name}.covariance has a negative variance on its diagonal")
+    shift = 4 * d * eps * max(float(np.max(np.diagonal(c))), 0.0) + np.finfo(np.float64).tiny
+    try:
+        np.linalg.cholesky(c / scale + (shift / scale) * np.eye(d))
+    except np.linalg.LinAlgError:
+        raise ValueError(
+            f"{name}.covariance is not positive semi-definite (it has a negative eigenvalue)"
+        ) from None
 
 
 def _is_finite(value: Any) -> bool:

@@ -34,6 +34,8 @@ def _grid(kernel, x, gamma, coef0, bandwidth, dtype) -> tuple[tuple[int, ...], j
     if kernel == "polynomial":
         gamma = 1.0 / x.shape[1] if gamma is None else gamma
         first, second = (_finite(gamma, "gamma"), _finite(coef0, "coef0"))
+        if (first <= 0).any():
+            raise ValueError("gamma must be > 0")
     else:
         if bandwidth is None:
             raise ValueError(
@@ -42,7 +44,7 @@ def _grid(kernel, x, gamma, coef0, bandwidth, dtype) -> tuple[tuple[int, ...], j
             )
         first = _finite(bandwidth, "bandwidth")
         if (first <= 0).any():
-            raise ValueError("bandwidth must be positive")
+            raise ValueError("bandwidth must be positive (> 0)")
         second = np.zeros_like(first)
     try:
         first, second = np.broadcast_arrays(first, second)
@@ -64,7 +66,7 @@ def _finite(value: Any, name: str) -> np.ndarray:
     if np.iscomplexobj(array):
         raise TypeError(f"{name} must be real, got dtype {array.dtype}")
     if not np.isfinite(array).all():
-        raise ValueError(f"{name} has NaN or inf entries")
+        raise ValueError(f"{name} must be finite (it has NaN or inf entries)")
     return array.astype(np.float64)
 
 
@@ -258,7 +260,7 @@ def kernel_distance_sweep(
     subset_size = _validation.check_positive_int(subset_size, "subset_size", minimum=2)
     subset_size = _mmd.effective_subset_size(x.shape[0], y.shape[0], subset_size)
     degrees, many = _degrees(degree) if kernel == "polynomial" else ((1,), False)
-    key = jax.random.key(0) if key is None else key
+    key = _validation.as_key(key)
     with _precision.precision_scope(precision, _validation.is_traced(x, y)) as dtype:
         shape, params = _grid(kernel, x, gamma, coef0, bandwidth, dtype)
         x, y = jnp.asarray(x), jnp.asarray(y)

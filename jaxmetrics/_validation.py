@@ -42,6 +42,55 @@ def as_array(x: Any, name: str) -> np.ndarray | jax.Array:
     raise TypeError(f"{name} must be an array of shape (n, d), got {type(x).__name__}")
 
 
+_NARROW_FLOATS = tuple(np.dtype(t) for t in (jnp.bfloat16, np.float16))
+
+
+def check_parameter(value: Any, name: str, *, positive: bool = False) -> Any:
+    """Check a real hyper-parameter (scalar or array): finite, and ``> 0`` if ``positive``.
+
+    ``None`` (a default to be resolved) and tracers (inside a user's
+    transformation) pass unchecked. Returns ``value`` unchanged.
+    """
+    if value is None or is_traced(value):
+        return value
+    try:
+        array = np.asarray(value)
+    except Exception as err:
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}") from err
+    if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.number):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    if np.iscomplexobj(array):
+        raise TypeError(f"{name} must be real, got a complex value")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if positive and (array <= 0).any():
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    return value
+
+
+def as_key(key: Any, name: str = "key") -> jax.Array:
+    """A typed PRNG key from ``key``: ``None`` (seed 0), an int seed, or a key.
+
+    Accepts ``jax.random.key(...)`` keys, legacy ``jax.random.PRNGKey(...)``
+    arrays (``uint32[2]``) and non-negative Python/NumPy integers.
+    """
+    if key is None:
+        return jax.random.key(0)
+    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+        if key < 0:
+            raise ValueError(f"{name} as an integer seed must be >= 0, got {key}")
+        return jax.random.key(int(key))
+    dtype = getattr(key, "dtype", None)
+    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+        return key
+    if dtype is not None and np.dtype(dtype) == np.uint32 and tuple(key.shape) == (2,):
+        return jax.random.wrap_key_data(key)
+    raise TypeError(
+        f"{name} must be jax.random.key(seed), a legacy jax.random.PRNGKey(seed) or an int "
+        f"seed, got {type(key).__name__}"
+    )
+
+
 def check_embeddings(x: Any, name: str, *, min_rows: int = 1, why: str = "") -> Any:
     """Check that ``x`` is a finite, real, 2-D ``(n, d)`` array with enough rows.
 
@@ -62,6 +111,10 @@ def check_embeddings(x: Any, name: str, *, min_rows: int = 1, why: str = "") -> 
     if not isinstance(x, jax.core.Tracer):
         x = as_array(x, name)
     dtype = _dtype_of(x, name)
+    if dtype in _NARROW_FLOATS:  # bfloat16/float16: widened exactly, computed in float32/64
+        if isinstance(x, np.ndarray):
+            x = x.astype(np.float32)
+        dtype = np.dtype(np.float32)
     if dtype == np.bool_ or not (
         np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.integer)
     ):

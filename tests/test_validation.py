@@ -132,3 +132,89 @@ def test_non_finite_stats_are_rejected(as_jax, field):
         jm.merge_stats(good, bad)
     with pytest.raises(ValueError, match=rf"a\.{field} has NaN or inf values"):
         jm.frechet_distance_from_stats(bad, good)
+
+
+# --------------------------------------------------------------------------
+# Hyper-parameters, statistics, keys and narrow floats
+# --------------------------------------------------------------------------
+
+KERNEL_CALLS = {
+    "mmd2": lambda **kw: jm.mmd2(GOOD, GOOD * 1.1, **kw),
+    "kernel_distance": lambda **kw: jm.kernel_distance(
+        GOOD, GOOD * 1.1, num_subsets=2, subset_size=4, **kw
+    ),
+    "kernel_distance_batch": lambda **kw: jm.kernel_distance_batch(
+        GOOD, [GOOD * 1.1], num_subsets=2, subset_size=4, **kw
+    ),
+    "mmd2_sweep": lambda **kw: jm.mmd2_sweep(GOOD, GOOD * 1.1, **kw),
+}
+
+
+@pytest.mark.parametrize("call", KERNEL_CALLS)
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"gamma": 0.0}, "gamma must be > 0"),
+        ({"gamma": -1.0}, "gamma must be > 0"),
+        ({"gamma": np.nan}, "gamma must be"),
+        ({"coef0": np.nan}, "coef0 must be"),
+        ({"kernel": "rbf", "bandwidth": 0.0}, "bandwidth must be"),
+        ({"kernel": "rbf", "bandwidth": -2.0}, "bandwidth must be"),
+        ({"kernel": "rbf", "bandwidth": np.nan}, "bandwidth must be"),
+    ],
+)
+def test_invalid_kernel_parameters_are_errors(call, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        KERNEL_CALLS[call](**kwargs)
+
+
+def test_rbf_median_of_identical_rows_is_an_error():
+    same = np.ones((10, 4))
+    with pytest.raises(ValueError, match="median pairwise distance of y is 0.*bandwidth="):
+        jm.mmd2(GOOD, same, kernel="rbf")
+    with pytest.raises(ValueError, match=r"candidates\[0\] is 0"):
+        jm.kernel_distance_batch(GOOD, [same], kernel="rbf", num_subsets=2, subset_size=4)
+
+
+def test_invalid_statistics_are_errors():
+    good = jm.gaussian_stats(GOOD)
+    d = GOOD.shape[1]
+    with pytest.raises(ValueError, match=r"a.count must be a finite number >= 1"):
+        jm.merge_stats(jm.GaussianStats(0.0, good.mean, good.covariance), good)
+    with pytest.raises(ValueError, match="not positive semi-definite|negative variance"):
+        jm.frechet_distance_from_stats(jm.GaussianStats(10.0, np.zeros(d), -np.eye(d)), good)
+    indefinite = np.eye(d)
+    indefinite[0, 1] = indefinite[1, 0] = 2.0  # eigenvalues -1, 1, 1, 3
+    with pytest.raises(ValueError, match="b.covariance is not positive semi-definite"):
+        jm.frechet_distance_from_stats(good, jm.GaussianStats(10.0, np.zeros(d), indefinite))
+    skew = np.eye(d)
+    skew[0, 1] = 0.5
+    with pytest.raises(ValueError, match="b.covariance is not symmetric"):
+        jm.frechet_distance_from_stats(good, jm.GaussianStats(10.0, np.zeros(d), skew))
+    # Singular but PSD statistics (fewer rows than dimensions) are fine.
+    few = jm.gaussian_stats(GOOD[:3])
+    assert float(jm.frechet_distance_from_stats(few, good)) > 0
+
+
+def test_keys_and_seeds():
+    opts = {"num_subsets": 3, "subset_size": 5, "return_values": True}
+    by_seed = jm.kernel_distance(GOOD, GOOD * 1.1, key=7, **opts)[1]
+    by_key = jm.kernel_distance(GOOD, GOOD * 1.1, key=jax.random.key(7), **opts)[1]
+    legacy = jm.kernel_distance(GOOD, GOOD * 1.1, key=jax.random.PRNGKey(7), **opts)[1]
+    np.testing.assert_array_equal(np.asarray(by_seed), np.asarray(by_key))
+    np.testing.assert_array_equal(np.asarray(legacy), np.asarray(by_key))
+    with pytest.raises(TypeError, match="key must be jax.random.key"):
+        jm.kernel_distance(GOOD, GOOD, key="seven", **opts)
+    with pytest.raises(ValueError, match="key as an integer seed must be >= 0"):
+        jm.kernel_distance(GOOD, GOOD, key=-1, **opts)
+
+
+def test_bfloat16_input_is_computed_in_full_precision():
+    low = jnp.asarray(GOOD, jnp.bfloat16)
+    wide = np.asarray(low, np.float32)
+    assert float(jm.frechet_distance(low, low * 1.5)) == pytest.approx(
+        float(jm.frechet_distance(wide, np.asarray(low * 1.5, np.float32))), rel=1e-12
+    )
+    as_numpy = np.asarray(low)  # ml_dtypes bfloat16 array
+    got = jm.prdc(as_numpy, as_numpy, k=3)
+    assert float(got.precision) == 1.0
