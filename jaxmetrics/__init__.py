@@ -29,6 +29,7 @@ from jaxmetrics._kernels import median_pairwise_distance
 from jaxmetrics._mmd import (
     KernelDistance,
     effective_subset_size,
+    kad,
     kernel_distance,
     mmd2,
     numpy_subset_indices,
@@ -70,6 +71,7 @@ __all__ = [
     "frechet_distance_from_stats",
     "frechet_distance_inf",
     "gaussian_stats",
+    "kad",
     "kernel_distance",
     "kernel_distance_batch",
     "kernel_distance_sweep",

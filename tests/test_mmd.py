@@ -185,3 +185,59 @@ def test_one_key_draws_the_same_subsets_in_float32_and_float64(rng):
     _, v64 = jm.kernel_distance(x, y, **opts)
     _, v32 = jm.kernel_distance(x, y, precision="float32", **opts)
     np.testing.assert_allclose(np.asarray(v32), np.asarray(v64), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 57, 300, 600])
+def test_median_pairwise_distance_is_exact_at_any_size(rng, n):
+    from scipy.spatial.distance import pdist
+
+    x = rng.normal(size=(n, 6))
+    if n > 50:
+        x[: n // 3] = x[0]  # a third identical rows: a mass of exact ties at 0
+    dist = np.sort(pdist(x))
+    lower = dist[(dist.size - 1) // 2]
+    # The selection returns one of the distances; ours come from the Gram
+    # formula of the centred rows, within a few ulps of pdist's differences.
+    np.testing.assert_allclose(float(jm.median_pairwise_distance(x, lower=True)), lower, rtol=1e-13)
+    np.testing.assert_allclose(float(jm.median_pairwise_distance(x)), np.median(dist), rtol=1e-13)
+    got32 = float(jm.median_pairwise_distance(x, precision="float32", lower=True))
+    np.testing.assert_allclose(got32, lower, rtol=1e-5)
+
+
+def test_median_beyond_the_old_subsample_limit(rng):
+    # 4,097 rows: every one of the 8.4 million pairs counts (no subsample).
+    from scipy.spatial.distance import pdist
+
+    x = rng.normal(size=(4097, 3)).astype(np.float32)
+    expected = np.median(pdist(x.astype(np.float64)))
+    np.testing.assert_allclose(float(jm.median_pairwise_distance(x)), expected, rtol=1e-13)
+
+
+def _kadtk_formula(x, y, sigma):
+    """kadtk's calc_kernel_audio_distance restated in NumPy float64 (its Gram formula)."""
+    gamma = 1.0 / (2.0 * sigma**2 + 1e-8)
+
+    def kernel(a, b):
+        d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
+        return np.exp(-gamma * d2)
+
+    m, n = len(x), len(y)
+    kxx, kyy = kernel(x, x), kernel(y, y)
+    np.fill_diagonal(kxx, 0.0)
+    np.fill_diagonal(kyy, 0.0)
+    return 100.0 * (kxx.sum() / (m * (m - 1)) + kyy.sum() / (n * (n - 1)) - 2 * kernel(x, y).mean())
+
+
+def test_kad_preset_reproduces_kadtk(rng):
+    from scipy.spatial.distance import pdist
+
+    x = rng.normal(size=(300, 16))
+    y = rng.normal(size=(250, 16)) * 1.1 + 0.05
+    dist = np.sort(pdist(y))
+    sigma = dist[(dist.size - 1) // 2]  # torch.median: the lower median
+    np.testing.assert_allclose(float(jm.kad(x, y)), _kadtk_formula(x, y, sigma), rtol=1e-11)
+    np.testing.assert_allclose(
+        float(jm.kad(x, y, bandwidth=2.5)), _kadtk_formula(x, y, 2.5), rtol=1e-11
+    )
+    with pytest.raises(ValueError, match="median pairwise distance of candidate is 0"):
+        jm.kad(x, np.ones((10, 16)))
