@@ -33,6 +33,7 @@ from jaxmetrics._mmd import (
     kernel_distance,
     mmd2,
     numpy_subset_indices,
+    torch_fidelity_subset_indices,
 )
 from jaxmetrics._prdc import PRDC, prdc
 from jaxmetrics._stats import GaussianStats, gaussian_stats, merge_stats
@@ -86,4 +87,5 @@ __all__ = [
     "resample_indices",
     "sample_sizes",
     "stack_sets",
+    "torch_fidelity_subset_indices",
 ]

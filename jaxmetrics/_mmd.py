@@ -443,6 +443,50 @@ def draw_subsets(
     return lax.map(one, jax.random.split(key, num_subsets), batch_size=batch)
 
 
+def torch_fidelity_subset_indices(
+    n_x: int, n_y: int, *, num_subsets: int = 100, subset_size: int = 1000, seed: int = 2020
+) -> tuple[np.ndarray, np.ndarray]:
+    """Subset indices drawn exactly as torch-fidelity's KID draws them.
+
+    ``numpy.random.RandomState(seed)`` (torch-fidelity's ``rng_seed``,
+    default 2020); for each subset, ``choice(n_x, s, replace=False)`` then
+    ``choice(n_y, s, replace=False)``. Passing the result as
+    ``subset_indices`` to :func:`kernel_distance` reproduces
+    ``kernel_inception_distance_mean``/``_std`` computed on the same
+    features. Like torch-fidelity, the subset size is never reduced: both
+    sets need at least ``subset_size`` rows.
+
+    torchmetrics' KID draws with ``torch.randperm`` from torch's global
+    generator; the core never imports torch, so replay those draws by
+    passing ``subset_indices`` made with torch.
+
+    Args:
+      n_x: rows of the first set (torch-fidelity's ``features_1``).
+      n_y: rows of the second set.
+      num_subsets: number of subsets (``kid_subsets``).
+      subset_size: rows per subset (``kid_subset_size``).
+      seed: ``rng_seed``.
+
+    Returns:
+      ``(idx_x, idx_y)``, each ``(num_subsets, subset_size)`` int64.
+
+    """
+    num_subsets = _validation.check_positive_int(num_subsets, "num_subsets")
+    subset_size = _validation.check_positive_int(subset_size, "subset_size", minimum=2)
+    if subset_size > min(n_x, n_y):
+        raise ValueError(
+            f"subset_size={subset_size} is larger than a set ({n_x} and {n_y} rows); "
+            "torch-fidelity does not reduce it"
+        )
+    rng = np.random.RandomState(seed)
+    idx_x = np.empty((num_subsets, subset_size), np.int64)
+    idx_y = np.empty((num_subsets, subset_size), np.int64)
+    for i in range(num_subsets):
+        idx_x[i] = rng.choice(n_x, subset_size, replace=False)
+        idx_y[i] = rng.choice(n_y, subset_size, replace=False)
+    return idx_x, idx_y
+
+
 @functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
 def _random_subset_indices(key, n_x, n_y, num_subsets, subset_size):
     key_x, key_y = jax.random.split(key)

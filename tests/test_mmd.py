@@ -241,3 +241,24 @@ def test_kad_preset_reproduces_kadtk(rng):
     )
     with pytest.raises(ValueError, match="median pairwise distance of candidate is 0"):
         jm.kad(x, np.ones((10, 16)))
+
+
+def test_torch_fidelity_preset_replays_its_draws_and_values(rng):
+    x = rng.normal(size=(120, 6))
+    y = rng.normal(size=(90, 6)) * 1.2
+    idx_x, idx_y = jm.torch_fidelity_subset_indices(120, 90, num_subsets=5, subset_size=40)
+    state = np.random.RandomState(2020)  # torch-fidelity's loop, restated
+    values = []
+    for i in range(5):
+        ix = state.choice(120, 40, replace=False)
+        iy = state.choice(90, 40, replace=False)
+        np.testing.assert_array_equal(idx_x[i], ix)
+        np.testing.assert_array_equal(idx_y[i], iy)
+        a, b = x[ix], y[iy]
+        k = ref.polynomial_kernel
+        values.append(ref.mmd2(k(a, a), k(a, b), k(b, b)))
+    kd = jm.kernel_distance(x, y, subset_indices=(idx_x, idx_y))
+    np.testing.assert_allclose(float(kd.mean), np.mean(values), rtol=1e-12)
+    np.testing.assert_allclose(float(kd.std), np.std(values), rtol=1e-10)
+    with pytest.raises(ValueError, match="torch-fidelity does not reduce it"):
+        jm.torch_fidelity_subset_indices(120, 30, subset_size=40)
