@@ -100,7 +100,8 @@ def covariance_factor(sigma: np.ndarray) -> tuple[np.ndarray, bool]:
 
     Returns:
       ``(factor, definite)``: the lower Cholesky factor when every pivot
-      exceeds ``d * eps * max diag``, else ``V sqrt(max(λ, 0))`` from ``eigh``.
+      exceeds ``d * eps * max diag``, else ``V sqrt(λ)`` from ``eigh`` with the
+      eigenvalues within ``d * eps * max |λ|`` of zero set to zero.
 
     """
     chol, info = _lapack.dpotrf(sigma, lower=1, clean=1)
@@ -108,7 +109,8 @@ def covariance_factor(sigma: np.ndarray) -> tuple[np.ndarray, bool]:
     if info == 0 and np.isfinite(chol).all() and np.min(np.square(np.diagonal(chol))) > floor:
         return chol, True
     w, v = scipy.linalg.eigh(0.5 * (sigma + sigma.T), driver="evd", check_finite=False)
-    return v * np.sqrt(np.clip(w, 0.0, None)), False
+    zero = np.abs(w) <= sigma.shape[0] * np.finfo(np.float64).eps * np.max(np.abs(w))
+    return v * np.sqrt(np.where(zero, 0.0, np.clip(w, 0.0, None))), False
 
 
 def _eigenvalues_lower(m: np.ndarray) -> np.ndarray:

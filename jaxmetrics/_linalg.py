@@ -129,8 +129,12 @@ def covariance_factor(sigma: jax.Array) -> CovarianceFactor:
     definite = jnp.isfinite(chol).all() & (jnp.min(pivots) > floor)
 
     def _eigh_factor(_: jax.Array) -> jax.Array:
+        # Eigenvalues within rounding of zero (|w| <= d eps max w) are the
+        # zero part of the spectrum: their square roots (~sqrt(eps) * the
+        # scale) would otherwise add noise to every later singular value.
         w, v = jnp.linalg.eigh(sigma)
-        return v * jnp.sqrt(jnp.clip(w, 0.0))[None, :]
+        zero = jnp.abs(w) <= sigma.shape[0] * jnp.finfo(w.dtype).eps * jnp.max(jnp.abs(w))
+        return v * jnp.sqrt(jnp.where(zero, 0.0, jnp.clip(w, 0.0)))[None, :]
 
     factor = lax.cond(definite, lambda c: c, _eigh_factor, chol)
     return CovarianceFactor(factor, definite)

@@ -221,3 +221,16 @@ def test_eight_forced_host_devices_give_identical_results():
         # Work is split, never approximated: the same float64 operations run
         # on each set; only XLA's partitioned reductions may reorder sums.
         np.testing.assert_allclose(sharded[name], single[name], rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("n,m,d", [(40, 30, 64), (500, 30, 64), (40, 300, 64), (250, 20, 200)])
+def test_batched_fd_equals_the_single_call_on_singular_sets(rng, n, m, d):
+    # Sets with fewer rows than dimensions: the single call takes the n x m
+    # cross-Gram route, the batch the covariance factors. With the zero part
+    # of the spectrum removed from the factors both reach ~1e-15 (they were
+    # 1e-8 apart when sqrt(rounding-level eigenvalues) entered the factors).
+    reference = rng.normal(size=(n, d))
+    sets = [rng.normal(size=(m, d)) * 1.1, rng.normal(size=(m, d)) + 0.1]
+    batched = np.asarray(jm.frechet_distance_batch(reference, sets))
+    single = [float(jm.frechet_distance(reference, s)) for s in sets]
+    np.testing.assert_allclose(batched, single, rtol=1e-12)
