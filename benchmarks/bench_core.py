@@ -11,7 +11,8 @@ float64 reference. Run from the repository root::
 
 Sections (``--sections``): ``fad`` (FAD from precomputed statistics, and n < d
 from raw embeddings), ``e2e`` (FAD from raw embeddings), ``kd`` (kernel
-distance), ``prdc``. PRDC runs each implementation in its own subprocess so
+distance), ``prdc``, ``kad`` (KAD beside kadtk, if installed: see
+``benchmarks/_kadtk.py``). PRDC runs each implementation in its own subprocess so
 its peak resident memory (``VmHWM``) can be read separately.
 
 Only NumPy and SciPy are imported at module level, so the PRDC worker of the
@@ -59,6 +60,7 @@ FULL = {
     "prdc_rows": 10_000,
     "prdc_dim": 512,
     "prdc_k": 5,
+    "kad_rows": (500, 3_000),
 }
 QUICK = {
     **FULL,
@@ -663,6 +665,66 @@ def bench_prdc(sizes, repeats, large: bool) -> None:
     )  # fmt: skip
 
 
+def bench_kad(sizes, repeats, cache) -> None:
+    """KAD: ours (``jm.kad``, exact float64 median) against kadtk's own functions."""
+    from _kadtk import load_kad
+
+    kad = load_kad()
+    if kad is None:
+        log("KAD: kadtk is not installed (pip install --no-deps kadtk hypy-utils); skipped")
+        return
+    import jax
+    import torch
+
+    import jaxmetrics as jm
+
+    rows = []
+    for n in sizes["kad_rows"]:
+        x, y = cache.pair(n, sizes["kd_dim"])
+        tx, ty = torch.tensor(x), torch.tensor(y)
+
+        def kadtk(precision, tx=tx, ty=ty):
+            bandwidth = kad.median_pairwise_distance(ty)
+            value = kad.calc_kernel_audio_distance(
+                tx, ty, (None, None), "cpu", bandwidth=bandwidth, precision=precision
+            )
+            return float(value), bandwidth
+
+        def ours(x=x, y=y):
+            return float(jax.block_until_ready(jm.kad(x, y)))
+
+        def ours_median(y=y):
+            return float(jm.median_pairwise_distance(y, lower=True))
+
+        log(f"KAD: n = m = {n}, d = {sizes['kd_dim']}")
+        timings, outs = time_interleaved(
+            {"ours": ours, "ours_median": ours_median},
+            {
+                "kadtk32": lambda: kadtk(torch.float32),
+                "kadtk64": lambda: kadtk(torch.float64),
+            },
+            repeats,
+        )
+        same_bandwidth = float(jm.kad(x, y, bandwidth=outs["kadtk64"][1]))
+        rows.append([
+            f"n = m = {n:,}, d = {sizes['kd_dim']}",
+            fmt_t(timings["ours"].median), fmt_t(timings["ours_median"].median),
+            fmt_t(timings["kadtk32"].median), fmt_t(timings["kadtk64"].median),
+            fmt_x(timings["ours"], timings["kadtk32"]),
+            fmt_e(rel_err(same_bandwidth, outs["kadtk64"][0])),
+            fmt_e(rel_err(outs["ours"], outs["kadtk64"][0])),
+        ])  # fmt: skip
+    print_table(
+        "KAD: ours `jm.kad` (float64, exact median of all pairs, on float32 embeddings) vs"
+        " kadtk's `median_pairwise_distance` + `calc_kernel_audio_distance` (torch, float32"
+        " and float64). Seconds, medians; errors relative to kadtk in float64, first with"
+        " kadtk's (float32) bandwidth passed to ours, then with our exact one.",
+        ["case", "ours", "ours median alone", "kadtk f32", "kadtk f64", "× (vs f32)",
+         "err, kadtk's bandwidth", "err, exact median"],
+        rows,
+    )  # fmt: skip
+
+
 class DataCache:
     """Generate each ``(n, d)`` pair once (the d = 2048 sets serve two tables)."""
 
@@ -682,8 +744,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per row (median)")
     parser.add_argument(
         "--sections",
-        default="fad,methods,e2e,kd,prdc",
-        help="comma-separated subset of fad,methods,e2e,kd,prdc",
+        default="fad,methods,e2e,kd,prdc,kad",
+        help="comma-separated subset of fad,methods,e2e,kd,prdc,kad",
     )
     parser.add_argument("--prdc-worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -709,6 +771,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         bench_kd(sizes, args.repeats, cache)
     if "prdc" in sections:
         bench_prdc(sizes, args.repeats, args.large)
+    if "kad" in sections:
+        bench_kad(sizes, args.repeats, cache)
     print(f"\nTotal wall time: {time.perf_counter() - start:.0f} s")
 
 

@@ -150,25 +150,7 @@ _HOST_MIN_DIM = 160
 
 
 def _trace_sqrt_value(sigma_x: jax.Array, sigma_y: jax.Array, method: str) -> jax.Array:
-    r"""Trace of the matrix square root of ``sigma_x @ sigma_y`` for PSD inputs.
-
-    See :func:`trace_sqrt_of_factors`, applied to :func:`covariance_factor`
-    of each matrix. Float64 on CPU from d = 160 runs the same steps on the host
-    (:func:`jaxmetrics._host_lapack.trace_sqrt_product`, one
-    :func:`jax.pure_callback`): LAPACK and BLAS there have the triangular
-    products (``trmm``, ``lauum``) and the symmetric rank-k update (``syrk``)
-    that XLA lacks, and XLA's CPU float64 product is about half OpenBLAS's
-    speed (measured 12 ms against 5 ms at d = 512).
-
-    Args:
-      sigma_x: symmetric PSD ``(d, d)`` matrix.
-      sigma_y: symmetric PSD ``(d, d)`` matrix.
-      method: ``"qr"``, ``"eigh"`` or ``"svd"`` (see :func:`trace_sqrt_of_factors`).
-
-    Returns:
-      A non-negative scalar.
-
-    """
+    """The value of :func:`trace_sqrt_product` (its routes, without a derivative rule)."""
 
     def device(sx: jax.Array, sy: jax.Array) -> jax.Array:
         return trace_sqrt_of_factors(covariance_factor(sx), covariance_factor(sy), method=method)

@@ -405,12 +405,16 @@ def numpy_subset_indices(
 
     """
     subset_size = effective_subset_size(n_x, n_y, subset_size)
-    rng = np.random.default_rng(seed)
-    idx_x = np.empty((num_subsets, subset_size), np.int64)
-    idx_y = np.empty((num_subsets, subset_size), np.int64)
+    return _alternating_choices(np.random.default_rng(seed), n_x, n_y, num_subsets, subset_size)
+
+
+def _alternating_choices(rng: Any, n_x: int, n_y: int, num_subsets: int, size: int):
+    """Per subset, ``rng.choice(n_x, size, replace=False)`` then the same from ``n_y``."""
+    idx_x = np.empty((num_subsets, size), np.int64)
+    idx_y = np.empty((num_subsets, size), np.int64)
     for i in range(num_subsets):
-        idx_x[i] = rng.choice(n_x, subset_size, replace=False)
-        idx_y[i] = rng.choice(n_y, subset_size, replace=False)
+        idx_x[i] = rng.choice(n_x, size, replace=False)
+        idx_y[i] = rng.choice(n_y, size, replace=False)
     return idx_x, idx_y
 
 
@@ -478,13 +482,7 @@ def torch_fidelity_subset_indices(
             f"subset_size={subset_size} is larger than a set ({n_x} and {n_y} rows); "
             "torch-fidelity does not reduce it"
         )
-    rng = np.random.RandomState(seed)
-    idx_x = np.empty((num_subsets, subset_size), np.int64)
-    idx_y = np.empty((num_subsets, subset_size), np.int64)
-    for i in range(num_subsets):
-        idx_x[i] = rng.choice(n_x, subset_size, replace=False)
-        idx_y[i] = rng.choice(n_y, subset_size, replace=False)
-    return idx_x, idx_y
+    return _alternating_choices(np.random.RandomState(seed), n_x, n_y, num_subsets, subset_size)
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
