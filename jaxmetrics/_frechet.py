@@ -180,11 +180,19 @@ def _frechet_via_stats(x: jax.Array, y: jax.Array, dtype: Any, method: str) -> j
 
 
 def _use_cross_gram(n: int, m: int, d: int) -> bool:
-    """Whether the n x m cross-Gram route is cheaper than two d x d covariances."""
+    """Whether to take the n x m cross-Gram route rather than two d x d covariances.
+
+    When a set has at most ``d`` rows its covariance has rank below ``d``
+    (one degree of freedom goes to the mean), and the covariance route must
+    tell its zero eigenvalues from rounding noise, whose square roots
+    (``sqrt(eps)`` relative) would enter the trace term: the cross-Gram
+    route never forms the singular matrix. It is taken unless it costs more
+    than four times the covariance route.
+    """
     small = min(n, m)
     cross_flops = 2.0 * n * m * d + 12.0 * small**3
     stats_flops = 2.0 * (n + m) * d * d + 12.0 * d**3
-    return small < d and cross_flops < stats_flops
+    return small <= d and cross_flops < 4.0 * stats_flops
 
 
 def frechet_distance(

@@ -91,6 +91,11 @@ def mean_and_scatter(rows: np.ndarray) -> np.ndarray:
     return np.concatenate([mean[None], x.T @ x])
 
 
+# Cholesky pivots below PIVOT_FLOOR * d * eps * max(diag) mean "singular"
+# (see jaxmetrics._linalg.covariance_factor, which reads it too).
+PIVOT_FLOOR = 64
+
+
 def covariance_factor(sigma: np.ndarray) -> tuple[np.ndarray, bool]:
     """Host twin of :func:`jaxmetrics._linalg.covariance_factor`.
 
@@ -100,12 +105,12 @@ def covariance_factor(sigma: np.ndarray) -> tuple[np.ndarray, bool]:
 
     Returns:
       ``(factor, definite)``: the lower Cholesky factor when every pivot
-      exceeds ``d * eps * max diag``, else ``V sqrt(λ)`` from ``eigh`` with the
+      exceeds ``64 d eps max diag``, else ``V sqrt(λ)`` from ``eigh`` with the
       eigenvalues within ``d * eps * max |λ|`` of zero set to zero.
 
     """
     chol, info = _lapack.dpotrf(sigma, lower=1, clean=1)
-    floor = sigma.shape[0] * np.finfo(np.float64).eps * np.max(np.diagonal(sigma))
+    floor = PIVOT_FLOOR * sigma.shape[0] * np.finfo(np.float64).eps * np.max(np.diagonal(sigma))
     if info == 0 and np.isfinite(chol).all() and np.min(np.square(np.diagonal(chol))) > floor:
         return chol, True
     w, v = scipy.linalg.eigh(0.5 * (sigma + sigma.T), driver="evd", check_finite=False)

@@ -110,9 +110,14 @@ def covariance_factor(sigma: jax.Array) -> CovarianceFactor:
     """Factor a symmetric PSD matrix as ``F F^T`` (Cholesky, or ``eigh`` when singular).
 
     The Cholesky factor is kept only when every pivot ``L_ii^2`` exceeds
-    ``d * eps * max_j sigma_jj``: a rank-deficient matrix (fewer rows than
+    ``64 d eps max_j sigma_jj``: a rank-deficient matrix (fewer rows than
     dimensions, duplicated rows, constant dimensions) can pass Cholesky with
-    pivots at rounding level, and is factored by ``eigh`` instead. On CPU only
+    pivots at rounding level, and is factored by ``eigh`` instead. The
+    trailing pivots of a singular matrix are rounding errors amplified by
+    the growth of the Schur complement: 32 d eps was seen at d = 3 (three
+    distinct rows among seven), hence the margin. A definite matrix below the
+    floor (condition number above ~1e10 at d = 2048) loses nothing by the
+    ``eigh`` route: only speed. On CPU only
     the branch taken runs (under ``vmap`` both would: callers map sequentially).
 
     Args:
@@ -125,7 +130,12 @@ def covariance_factor(sigma: jax.Array) -> CovarianceFactor:
     sigma = 0.5 * (sigma + sigma.T)
     chol = jnp.linalg.cholesky(sigma)
     pivots = jnp.square(jnp.diagonal(chol))
-    floor = sigma.shape[0] * jnp.finfo(sigma.dtype).eps * jnp.max(jnp.diagonal(sigma))
+    floor = (
+        _host_lapack.PIVOT_FLOOR
+        * sigma.shape[0]
+        * jnp.finfo(sigma.dtype).eps
+        * jnp.max(jnp.diagonal(sigma))
+    )
     definite = jnp.isfinite(chol).all() & (jnp.min(pivots) > floor)
 
     def _eigh_factor(_: jax.Array) -> jax.Array:

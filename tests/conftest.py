@@ -5,6 +5,18 @@ from __future__ import annotations
 import jax
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property-based tests (tests/test_oracle.py): CI runs a fixed, derandomised
+# budget; `pytest --hypothesis-profile=long` runs many more random examples.
+_HYPOTHESIS = {
+    "deadline": None,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+    "print_blob": True,
+}
+settings.register_profile("ci", max_examples=25, derandomize=True, **_HYPOTHESIS)
+settings.register_profile("long", max_examples=1000, **_HYPOTHESIS)
+settings.load_profile("ci")
 
 
 @pytest.fixture

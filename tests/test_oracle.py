@@ -16,27 +16,10 @@ from __future__ import annotations
 import numpy as np
 import oracle
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import jaxmetrics as jm
-
-settings.register_profile(
-    "ci",
-    max_examples=25,
-    derandomize=True,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    print_blob=True,
-)
-settings.register_profile(
-    "long",
-    max_examples=1000,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    print_blob=True,
-)
-settings.load_profile("ci")
 
 KINDS = (
     "lattice",
@@ -129,9 +112,9 @@ def test_prdc_batch_and_evaluate_batch_equal_exact_arithmetic(case, block):
     got = [tuple(float(getattr(batch, f)[i]) for f in jm.PRDC._fields) for i in range(2)]
     assert got == expected
     if min(len(real), len(short)) > 2:
-        full = jm.evaluate_batch(
-            real, sets, k=k, block_size=block, num_subsets=2, subset_size=2
-        )["prdc"]
+        full = jm.evaluate_batch(real, sets, k=k, block_size=block, num_subsets=2, subset_size=2)[
+            "prdc"
+        ]
         got = [tuple(float(getattr(full, f)[i]) for f in jm.PRDC._fields) for i in range(2)]
         assert got == expected
 
@@ -175,3 +158,38 @@ def test_reported_inputs(case):
     if case == "padded_float32":  # float32 differences decide the same here
         got = _values(jm.prdc(real, fake, k=5, precision="float32"))
         np.testing.assert_allclose(got, expected, rtol=2e-7)  # float32 divisions
+
+
+@st.composite
+def fad_cases(draw):
+    kind = draw(st.sampled_from(("gaussian", "duplicates", "offset", "scaled", "lattice")))
+    d = draw(st.sampled_from((1, 3, 4)))
+    n = draw(st.sampled_from((2, 3, 7, 20)))
+    m = draw(st.sampled_from((2, 3, 7, 20)))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    scale = 10.0 ** draw(st.integers(-150, 150)) if kind == "scaled" else 1.0
+    offset = 1e6 if kind == "offset" else 0.0
+    if kind == "lattice":
+        x = rng.integers(-3, 4, size=(n, d)).astype(np.float64)
+        y = rng.integers(-3, 4, size=(m, d)).astype(np.float64)
+    else:
+        x = rng.normal(size=(n, d)) * scale + offset
+        y = (rng.normal(size=(m, d)) * 1.3 + 0.2) * scale + offset
+    if kind == "duplicates":
+        x = x[rng.integers(0, max(n // 2, 1), size=n)]
+    return x, y
+
+
+@given(case=fad_cases(), method=st.sampled_from(("qr", "eigh", "svd")))
+def test_fad_against_40_digit_arithmetic(case, method):
+    x, y = case
+    expected = oracle.frechet_distance(x, y)
+    got = float(jm.frechet_distance(x, y, method=method))
+    # Error budget: the trace term cancels against the traces, so the error is
+    # relative to their size (1e-10: the eigenvalue route squares a rounding
+    # error, see test_linalg); the means are rounded to eps |mean| each.
+    cx, cy = x - x.mean(0), y - y.mean(0)
+    traces = (cx**2).sum() / (len(x) - 1) + (cy**2).sum() / (len(y) - 1)
+    shift = np.abs(x.mean(0) - y.mean(0)).sum()
+    rounding = 8 * 2.0**-52 * max(np.abs(x).max(), np.abs(y).max()) * (shift + np.sqrt(traces))
+    assert abs(got - expected) <= 1e-10 * (traces + shift**2) + rounding, (got, expected)
