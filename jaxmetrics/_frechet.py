@@ -20,6 +20,22 @@ def _exponent(big: Any, xp: Any = jnp) -> Any:
     return xp.where(big > 0, e, 0)
 
 
+def _times_power_of_two(v: Any, k: Any, xp: Any = jnp) -> Any:
+    """``v * 2^k``, exact unless the result over- or underflows; differentiable in ``v``.
+
+    The factor is applied as four powers of two of at most ``2^512`` each, so
+    none of them is itself out of range (``ldexp`` of the data is not used:
+    its derivative rule fails on some shapes).
+    """
+    if xp is np:
+        return np.ldexp(v, k)
+    one = jnp.ones((), v.dtype)
+    step = k // 4
+    for part in (step, step, step, k - 3 * step):
+        v = v * jnp.ldexp(one, part)
+    return v
+
+
 def _unit_stats(a: GaussianStats, b: GaussianStats, xp: Any = jnp):
     """Statistics scaled exactly by powers of two so covariances are at most 1.
 
@@ -31,8 +47,8 @@ def _unit_stats(a: GaussianStats, b: GaussianStats, xp: Any = jnp):
     """
     big = xp.maximum(xp.max(xp.abs(a.covariance)), xp.max(xp.abs(b.covariance)))
     e = (_exponent(big, xp) + 1) // 2
-    scaled = [xp.ldexp(v, -k * e) for v, k in ((a.mean, 1), (a.covariance, 2))]
-    scaled += [xp.ldexp(v, -k * e) for v, k in ((b.mean, 1), (b.covariance, 2))]
+    pairs = ((a.mean, 1), (a.covariance, 2), (b.mean, 1), (b.covariance, 2))
+    scaled = [_times_power_of_two(v, -k * e, xp) for v, k in pairs]
     return (*scaled, e)
 
 
@@ -42,13 +58,13 @@ def _frechet_from_stats(a: GaussianStats, b: GaussianStats, method: str = "qr") 
     diff = mean_a - mean_b
     traces = jnp.trace(cov_a) + jnp.trace(cov_b)
     cross = _linalg.trace_sqrt_product(cov_a, cov_b, method)
-    return jnp.ldexp(jnp.maximum(diff @ diff + traces - 2.0 * cross, 0.0), 2 * e)
+    return _times_power_of_two(jnp.maximum(diff @ diff + traces - 2.0 * cross, 0.0), 2 * e)
 
 
 def _unit_rows(x: jax.Array, y: jax.Array):
     """``x, y`` scaled exactly by ``2^-e`` so the largest ``|value|`` is below 1, and ``e``."""
     e = _exponent(jnp.maximum(jnp.max(jnp.abs(x)), jnp.max(jnp.abs(y))))
-    return jnp.ldexp(x, -e), jnp.ldexp(y, -e), e
+    return _times_power_of_two(x, -e), _times_power_of_two(y, -e), e
 
 
 def _check_method(method: str) -> None:
@@ -169,14 +185,14 @@ def _frechet_cross_gram(x: jax.Array, y: jax.Array, dtype: Any) -> jax.Array:
     cross = _linalg.matmul(xc, yc.T) / jnp.sqrt(jnp.asarray((n - 1) * (m - 1), dtype))
     diff = mx - my
     fd = jnp.maximum(diff @ diff + traces - 2.0 * _linalg.nuclear_norm(cross), 0.0)
-    return jnp.ldexp(fd, 2 * e)
+    return _times_power_of_two(fd, 2 * e)
 
 
 @functools.partial(jax.jit, static_argnames=("dtype", "method"))
 def _frechet_via_stats(x: jax.Array, y: jax.Array, dtype: Any, method: str) -> jax.Array:
     x, y, e = _unit_rows(x.astype(dtype), y.astype(dtype))
     a, b = _stats._gaussian_stats(x, dtype), _stats._gaussian_stats(y, dtype)
-    return jnp.ldexp(_frechet_from_stats(a, b, method), 2 * e)
+    return _times_power_of_two(_frechet_from_stats(a, b, method), 2 * e)
 
 
 def _use_cross_gram(n: int, m: int, d: int) -> bool:
