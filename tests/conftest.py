@@ -36,3 +36,17 @@ def global_x64(request):
     jax.config.update("jax_enable_x64", request.param)
     yield request.param
     jax.config.update("jax_enable_x64", before)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _fresh_jit_caches():
+    """Drop compiled programs after each test module.
+
+    XLA:CPU maps a few memory regions per compiled kernel: a PRDC program
+    costs about 600 mappings, FAD or KD about 120, and Linux allows 65,530
+    per process (vm.max_map_count). A whole suite in one process compiles
+    more than that; past the limit a compilation fails and the process
+    dies. Clearing the caches unmaps them.
+    """
+    yield
+    jax.clear_caches()

@@ -13,6 +13,7 @@ a bounded number of times.
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 import oracle
 import pytest
@@ -89,6 +90,7 @@ def _values(result) -> tuple[float, ...]:
 
 @given(case=prdc_cases(), block=st.sampled_from(BLOCKS))
 def test_prdc_equals_exact_arithmetic(case, block):
+    jax.clear_caches()  # every example compiles new shapes: see conftest
     kind, real, fake, k, offset = case
     expected = oracle.prdc(real, fake, k)
     assert _values(jm.prdc(real, fake, k=k, block_size=block)) == expected
@@ -105,6 +107,7 @@ def test_prdc_equals_exact_arithmetic(case, block):
 
 @given(case=prdc_cases(), block=st.sampled_from(BLOCKS))
 def test_prdc_batch_and_evaluate_batch_equal_exact_arithmetic(case, block):
+    jax.clear_caches()  # every example compiles new shapes: see conftest
     kind, real, fake, k, _ = case
     short = fake[: max(k + 1, len(fake) // 2)]  # a padded set beside a full one
     sets = [fake, short]
@@ -183,6 +186,7 @@ def fad_cases(draw):
 
 @given(case=fad_cases(), method=st.sampled_from(("qr", "eigh", "svd")))
 def test_fad_against_40_digit_arithmetic(case, method):
+    jax.clear_caches()  # every example compiles new shapes: see conftest
     x, y = case
     expected = oracle.frechet_distance(x, y)
     got = float(jm.frechet_distance(x, y, method=method))
