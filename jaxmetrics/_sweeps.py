@@ -60,14 +60,8 @@ def _grid(kernel, x, gamma, coef0, bandwidth, dtype) -> tuple[tuple[int, ...], j
 def _finite(value: Any, name: str) -> np.ndarray:
     if isinstance(value, jax.core.Tracer):
         raise TypeError(f"{name} must be concrete for a sweep (call the sweep outside jit)")
-    array = np.asarray(value)
-    if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.number):
-        raise TypeError(f"{name} must be real numbers, got dtype {array.dtype}")
-    if np.iscomplexobj(array):
-        raise TypeError(f"{name} must be real, got dtype {array.dtype}")
-    if not np.isfinite(array).all():
-        raise ValueError(f"{name} must be finite (it has NaN or inf entries)")
-    return array.astype(np.float64)
+    _validation.check_parameter(value, name)
+    return np.asarray(value, np.float64)
 
 
 def _check_pair(x, y, min_rows, why):

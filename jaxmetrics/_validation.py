@@ -56,13 +56,13 @@ def check_parameter(value: Any, name: str, *, positive: bool = False) -> Any:
     try:
         array = np.asarray(value)
     except Exception as err:
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}") from err
+        raise TypeError(f"{name} must be real numbers, got {type(value).__name__}") from err
     if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.number):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+        raise TypeError(f"{name} must be real numbers, got dtype {array.dtype}")
     if np.iscomplexobj(array):
-        raise TypeError(f"{name} must be real, got a complex value")
+        raise TypeError(f"{name} must be real, got dtype {array.dtype}")
     if not np.isfinite(array).all():
-        raise ValueError(f"{name} must be finite, got {value!r}")
+        raise ValueError(f"{name} must be finite (it has NaN or inf entries), got {value!r}")
     if positive and (array <= 0).any():
         raise ValueError(f"{name} must be > 0, got {value!r}")
     return value
