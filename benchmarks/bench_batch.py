@@ -4,8 +4,7 @@ Scenario of issue 5: ``--sets`` candidate sets of ``--rows`` x ``--dim``
 against a ``--ref-rows`` x ``--dim`` reference; FD + KD (100 subsets of 1000)
 + PRDC (k = 5). Three ways, timed in the same run:
 
-1. ours, batched: ``evaluate_batch`` (reference work done once; KD and PRDC
-   share their inner-product tiles);
+1. ours, batched: ``evaluate_batch`` (reference work done once per metric);
 2. ours, a Python loop of single calls (``frechet_distance``,
    ``kernel_distance``, ``prdc``), all compiled once beforehand;
 3. the audio-metrics package's metric functions (1.0.4) in a loop, when it
