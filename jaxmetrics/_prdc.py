@@ -376,7 +376,9 @@ def _metrics(cand_count, ref_in_ball, covered, r_valid, c_valid, sizes, dtype) -
     value keeps IEEE division, where XLA would turn a division by a constant
     into a multiplication by its reciprocal (1 ulp off the prdc package).
     """
-    n, m, inv_k = sizes[0], sizes[1], sizes[2]
+    # A barrier: inside a caller's jit the sizes are constants, and XLA would
+    # turn the divisions into multiplications by reciprocals (1 ulp off).
+    n, m, inv_k = lax.optimization_barrier((sizes[0], sizes[1], sizes[2]))
     cand_count = jnp.where(c_valid, cand_count, 0)
     precision = jnp.sum(cand_count > 0, dtype=dtype) / m
     # Same order of operations as the prdc package: (1/k) * mean(counts).

@@ -183,3 +183,15 @@ def test_large_d_and_odd_blocks_match_the_package(rng, d, block):
 
 
 FIELDS = ("precision", "recall", "density", "coverage")
+
+
+def test_same_result_inside_a_callers_jit(rng):
+    # Inside a caller's jit the set sizes are constants; the divisions must
+    # stay divisions (a reciprocal multiply was 1 ulp off: 0.9400000000000001).
+    import jax
+
+    x, y = rng.normal(size=(60, 4)), rng.normal(size=(50, 4))
+    eager = [float(v) for v in jm.prdc(x, y, k=3)]
+    with jax.enable_x64(True):
+        jitted = [float(v) for v in jax.jit(lambda a, b: jm.prdc(a, b, k=3))(x, y)]
+    assert jitted == eager
