@@ -254,8 +254,7 @@ def kad(
 
     .. math::
        \mathrm{KAD} = 100\,\widehat{\mathrm{MMD}}^2_u,\qquad
-       k(a, b) = \exp\!\Big(-rac{\lVert a-b
-    Vert^2}{2\sigma^2 + 10^{-8}}\Big)
+       k(a, b) = \exp\!\Big(-\frac{\lVert a-b\rVert^2}{2\sigma^2 + 10^{-8}}\Big)
 
     with the unbiased estimator (within-set means over distinct pairs) and
     ``sigma`` by default the *lower* median of the pairwise distances of the
