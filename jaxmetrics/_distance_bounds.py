@@ -41,6 +41,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxmetrics import _linalg
+
 __all__ = [
     "Screen",
     "brackets",
@@ -109,18 +111,14 @@ def normalise(ref: jax.Array, cands: jax.Array, counts: jax.Array):
     """
     valid = (jnp.arange(cands.shape[1]) < counts[:, None])[..., None]
 
-    def exponent(v):  # v = f 2^e with f in [1/2, 1); 0 for v = 0
-        _, e = jnp.frexp(v)
-        return jnp.where(v > 0, e, 0)
-
     big = jnp.maximum(jnp.max(jnp.abs(ref)), jnp.max(jnp.where(valid, jnp.abs(cands), 0.0)))
-    e1 = exponent(big)
+    e1 = _linalg.binary_exponent(big)
     ref, cands = jnp.ldexp(ref, -e1), jnp.ldexp(cands, -e1)
     mu = jnp.mean(ref, axis=0)
     spread = jnp.maximum(
         jnp.max(jnp.abs(ref - mu)), jnp.max(jnp.where(valid, jnp.abs(cands - mu), 0.0))
     )
-    e2 = jnp.maximum(exponent(spread), _MIN_EXPONENT)
+    e2 = jnp.maximum(_linalg.binary_exponent(spread), _MIN_EXPONENT)
     return jnp.ldexp(ref, -e2), jnp.ldexp(cands, -e2), jnp.ldexp(mu, -e2)
 
 

@@ -14,12 +14,6 @@ from jaxmetrics import _host_lapack, _linalg, _precision, _stats, _validation
 from jaxmetrics._stats import GaussianStats
 
 
-def _exponent(big: Any, xp: Any = jnp) -> Any:
-    """``e`` with ``big = f 2^e``, ``f`` in ``[1/2, 1)`` (0 for ``big = 0``)."""
-    _, e = xp.frexp(big)
-    return xp.where(big > 0, e, 0)
-
-
 def _times_power_of_two(v: Any, k: Any, xp: Any = jnp) -> Any:
     """``v * 2^k``, exact unless the result over- or underflows; differentiable in ``v``.
 
@@ -46,7 +40,7 @@ def _unit_stats(a: GaussianStats, b: GaussianStats, xp: Any = jnp):
     around 1e77 was NaN before this).
     """
     big = xp.maximum(xp.max(xp.abs(a.covariance)), xp.max(xp.abs(b.covariance)))
-    e = (_exponent(big, xp) + 1) // 2
+    e = (_linalg.binary_exponent(big, xp) + 1) // 2
     pairs = ((a.mean, 1), (a.covariance, 2), (b.mean, 1), (b.covariance, 2))
     scaled = [_times_power_of_two(v, -k * e, xp) for v, k in pairs]
     return (*scaled, e)
@@ -63,7 +57,7 @@ def _frechet_from_stats(a: GaussianStats, b: GaussianStats, method: str = "qr") 
 
 def _unit_rows(x: jax.Array, y: jax.Array):
     """``x, y`` scaled exactly by ``2^-e`` so the largest ``|value|`` is below 1, and ``e``."""
-    e = _exponent(jnp.maximum(jnp.max(jnp.abs(x)), jnp.max(jnp.abs(y))))
+    e = _linalg.binary_exponent(jnp.maximum(jnp.max(jnp.abs(x)), jnp.max(jnp.abs(y))))
     return _times_power_of_two(x, -e), _times_power_of_two(y, -e), e
 
 

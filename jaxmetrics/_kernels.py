@@ -51,13 +51,6 @@ def _shifted_power(t: jax.Array, c: jax.Array, degree: int) -> jax.Array:
     return acc * t
 
 
-def kernel_block_from_inner(spec: KernelSpec, inner: jax.Array) -> jax.Array:
-    """Polynomial kernel block (shifted by ``-coef0**degree``) from inner products."""
-    if spec.kind != "polynomial":
-        raise ValueError("only the polynomial kernel is a function of inner products alone")
-    return _shifted_power(spec.gamma * inner, spec.coef0, spec.degree)
-
-
 def kernel_block(spec: KernelSpec, a: jax.Array, b: jax.Array) -> jax.Array:
     """Kernel matrix between the rows of ``a`` ``(p, d)`` and ``b`` ``(q, d)``.
 

@@ -106,6 +106,16 @@ class CovarianceFactor(NamedTuple):
     definite: jax.Array
 
 
+def binary_exponent(big: Any, xp: Any = jnp) -> Any:
+    """``e`` with ``big = f 2^e``, ``f`` in ``[1/2, 1)`` (0 for ``big = 0``): the scale of ``big``.
+
+    Dividing data by ``2^e`` is exact (no rounding, only a shift of
+    exponents), which is how FAD and PRDC keep squares in range.
+    """
+    _, e = xp.frexp(big)
+    return xp.where(big > 0, e, 0)
+
+
 def covariance_factor(sigma: jax.Array) -> CovarianceFactor:
     """Factor a symmetric PSD matrix as ``F F^T`` (Cholesky, or ``eigh`` when singular).
 

@@ -369,7 +369,7 @@ def _cross_pass(shared, ids):
     return cand_count[None], per_tile
 
 
-def _metrics(cand_count, ref_in_ball, covered, r_valid, c_valid, sizes, dtype) -> PRDC:
+def _metrics(cand_count, ref_in_ball, covered, r_valid, c_valid, sizes) -> PRDC:
     """The four metrics from the per-point flags and counts (masked to real rows).
 
     ``sizes`` holds ``(N, M, 1/k)`` as a traced array: dividing by a traced
@@ -379,6 +379,7 @@ def _metrics(cand_count, ref_in_ball, covered, r_valid, c_valid, sizes, dtype) -
     # A barrier: inside a caller's jit the sizes are constants, and XLA would
     # turn the divisions into multiplications by reciprocals (1 ulp off).
     n, m, inv_k = lax.optimization_barrier((sizes[0], sizes[1], sizes[2]))
+    dtype = sizes.dtype
     cand_count = jnp.where(c_valid, cand_count, 0)
     precision = jnp.sum(cand_count > 0, dtype=dtype) / m
     # Same order of operations as the prdc package: (1/k) * mean(counts).
@@ -401,7 +402,6 @@ def _cross(ref: _Tiled, cand: _Tiled, ref_r2, cand_r2, sizes, devices) -> PRDC:
         ref.valid,
         cand.valid,
         sizes,
-        sizes.dtype,
     )
 
 

@@ -206,10 +206,10 @@ def _check_covariance(cov: Any, name: str) -> None:
     """
     if isinstance(cov, jax.core.Tracer):
         return
+    dtype = np.asarray(cov).dtype
     c = np.asarray(cov, dtype=np.float64)
     d = c.shape[0]
-    eps = float(np.finfo(np.asarray(cov).dtype).eps) if np.asarray(cov).dtype.kind == "f" else 0.0
-    eps = max(eps, float(np.finfo(np.float64).eps))
+    eps = float(np.finfo(dtype if dtype.kind == "f" else np.float64).eps)
     scale = float(np.max(np.abs(c))) if c.size else 0.0
     if scale == 0.0:
         return
