@@ -619,7 +619,7 @@ def gib(kib: float) -> str:
     return f"{kib / 2**20:.2f}"
 
 
-def bench_prdc(sizes, repeats, large: bool) -> None:
+def bench_prdc(sizes, repeats, large: bool, large_rows: int = LARGE_PRDC_ROWS) -> None:
     n, d, k = sizes["prdc_rows"], sizes["prdc_dim"], sizes["prdc_k"]
     log(f"PRDC: N = M = {n}, d = {d}, k = {k}: ours (subprocess)")
     ours = run_prdc_worker("ours", n, d, k, repeats)
@@ -643,7 +643,7 @@ def bench_prdc(sizes, repeats, large: bool) -> None:
         equal,
     ]]  # fmt: skip
     if large:
-        big = LARGE_PRDC_ROWS
+        big = large_rows
         log(f"PRDC: N = M = {big}, ours only, one call (subprocess)")
         res = run_prdc_worker("ours", big, d, k, 0)
         would_be = 3 * big * big * 8 / 1e9
@@ -741,6 +741,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (~1-2 minutes)")
     parser.add_argument("--large", action="store_true", help="add PRDC at N = M = 100,000")
+    parser.add_argument(
+        "--large-rows", type=int, default=LARGE_PRDC_ROWS, help="N = M of the --large PRDC row"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per row (median)")
     parser.add_argument(
         "--sections",
@@ -770,7 +773,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if "kd" in sections:
         bench_kd(sizes, args.repeats, cache)
     if "prdc" in sections:
-        bench_prdc(sizes, args.repeats, args.large)
+        bench_prdc(sizes, args.repeats, args.large, args.large_rows)
     if "kad" in sections:
         bench_kad(sizes, args.repeats, cache)
     print(f"\nTotal wall time: {time.perf_counter() - start:.0f} s")
