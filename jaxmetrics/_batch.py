@@ -287,15 +287,14 @@ def _prdc_batch(ref, cands, counts, ref_sizes, *, k, block, dtype, devices):
     # stay IEEE divisions, as in the single call. One power-of-two scale and
     # one centre serve the reference and every set, so each set's decisions
     # are those of the single call.
-    ref, cands, mu = _distance_bounds.normalise(ref.astype(dtype), cands.astype(dtype), counts)
+    scaling = _distance_bounds.normalise(ref, cands, counts, dtype)
     reference_part, one_set = _prdc.prdc_engine(k, block, None)
-    ref_t, ref_r2 = reference_part(ref, mu)
-    n, inv_k = ref_sizes[0], ref_sizes[1]
+    n, inv_k = ref_sizes[0].astype(dtype), ref_sizes[1].astype(dtype)
 
     def one(shared, y, m):
         return one_set(shared, y, m, jnp.stack([n, m.astype(dtype), inv_k]))
 
-    return _map_sets(one, (ref_t, ref_r2, mu), [cands, counts], devices)
+    return _map_sets(one, reference_part(ref, scaling), [cands, counts], devices)
 
 
 def prdc_batch(
@@ -340,6 +339,7 @@ def prdc_batch(
     _validation.check_same_dim(reference, cands, "reference", "candidates")
     devices = _sharding.resolve_devices(devices)
     with _precision.precision_scope(precision, False) as dtype:
+        reference, cands = _distance_bounds.lift_to_normal_range([reference, cands], dtype)
         return _prdc_batch(
             jnp.asarray(reference),
             jnp.asarray(cands),

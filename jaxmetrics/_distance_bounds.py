@@ -11,10 +11,14 @@ counted twice by the square, one for the square, ``p`` for the additions of
 non-negative terms); it is exact when every intermediate is representable,
 as on integer or coarse dyadic data and for duplicated rows (distance 0).
 
-Before any of this, :func:`normalise` scales all sets by one power of two
-so that the centred data have a largest coordinate in ``[1/2, 1)``: squares
-of differences can then neither overflow nor (but for coordinates far below
-the data's spread) underflow, and the scaling itself is exact.
+Before any of this, :func:`normalise` finds one power of two for all sets
+such that the scaled, centred data have a largest coordinate in
+``[1/2, 1)``: squares of differences can then neither overflow nor (but for
+coordinates far below the data's spread) underflow, and the scaling itself
+is exact. Rows are scaled (:func:`scaled`) when they are read, tile by
+tile; sets at the ends of the format, where XLA:CPU would flush subnormal
+numbers to zero, are first brought into range on the host
+(:func:`lift_to_normal_range`).
 
 Screening. ``w = (s_a' + s_b') - 2 a'.b'`` in float32, with ``a'`` the
 float32 rows centred on a common ``mu`` and ``s'`` their squared norms, is
@@ -40,22 +44,26 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+from jax import lax
 
 from jaxmetrics import _linalg
 
 __all__ = [
+    "Scaling",
     "Screen",
     "brackets",
+    "lift_to_normal_range",
     "lower",
     "normalise",
     "pair_sq_distances",
+    "scaled",
     "screen",
     "upper",
 ]
 
 _TINY = 2.0**-80
 _SMALL_RADIUS = 2.0**-100  # radii below this get brackets that flush-to-zero cannot move
-_MIN_EXPONENT = -900  # the second scaling never multiplies by more than 2^900
 
 
 def pair_sq_distances(a: jax.Array, b: jax.Array) -> jax.Array:
@@ -95,31 +103,136 @@ def bound_factor(d: int, dtype) -> float:
     return 1.25 * c
 
 
-def normalise(ref: jax.Array, cands: jax.Array, counts: jax.Array):
-    """Scale a reference and a stack of candidate sets by one power of two.
+class Scaling(NamedTuple):
+    """How rows enter the difference formula: ``(x.astype(dtype) * f1) * f2`` and the centre ``mu``.
+
+    ``f1 f2`` is a power of two, each factor representable in ``dtype``, so
+    the scaling is exact wherever its result is a normal number.
+    """
+
+    f1: jax.Array
+    f2: jax.Array
+    mu: jax.Array  # (d,) mean of the scaled reference, in dtype
+
+
+def scaled(rows: jax.Array, s: Scaling) -> jax.Array:
+    """``rows`` (any float dtype) in the working dtype of ``s``, scaled by two exact products."""
+    return (rows.astype(s.mu.dtype) * s.f1) * s.f2
+
+
+def _power_of_two(shift: jax.Array, dtype) -> tuple[jax.Array, jax.Array]:
+    """Two representable powers of two with product ``2^shift``, the first as large as can be."""
+    info = jnp.finfo(dtype)
+    first = jnp.clip(shift, info.minexp, info.maxexp - 1)
+    one = jnp.ones((), dtype)
+    return jnp.ldexp(one, first), jnp.ldexp(one, shift - first)
+
+
+_CHUNK = 4096  # rows per step when normalise reads a set
+
+
+def _fold_rows(x: jax.Array, real, fn, reduce):
+    """``reduce`` of ``fn(rows, mask)`` over chunks of rows of ``x`` (memory: one chunk).
+
+    ``real(at)`` says which global row indices ``at`` are real rows.
+    """
+    n = x.shape[0]
+    chunk = min(_CHUNK, n)
+
+    def one(i):
+        at = i * chunk + jnp.arange(chunk)
+        return fn(x[jnp.minimum(at, n - 1)], real(at) & (at < n))
+
+    return reduce(lax.map(one, jnp.arange(-(-n // chunk))))
+
+
+def normalise(ref: jax.Array, cands: jax.Array, counts: jax.Array, dtype) -> Scaling:
+    """The power-of-two scaling shared by a reference and a stack of candidate sets.
 
     Args:
-      ref: ``(n, d)`` reference rows.
+      ref: ``(n, d)`` reference rows (any float dtype; never copied whole).
       cands: ``(s, m, d)`` candidate sets, rows past ``counts`` being padding.
       counts: ``(s,)`` real rows per set.
+      dtype: the working dtype.
 
     Returns:
-      ``(ref, cands, mu)`` scaled (exactly, by a power of two) so that the
-      largest ``|x - mu|`` over all real rows lies in ``[1/2, 1)``, and the
-      reference mean ``mu`` of the scaled data.
+      The :class:`Scaling` under which the largest ``|x - mu|`` over all
+      real rows lies in ``[1/2, 1)`` (or, for sets whose spread is below
+      ``2^-900`` of their magnitude, ``2^-100`` in float32, as close as the
+      format allows), ``mu`` being the mean of the scaled reference.
 
     """
-    valid = (jnp.arange(cands.shape[1]) < counts[:, None])[..., None]
+    s, m, d = cands.shape
+    flat = cands.reshape(s * m, d)
+    counts = jnp.asarray(counts)
 
-    big = jnp.maximum(jnp.max(jnp.abs(ref)), jnp.max(jnp.where(valid, jnp.abs(cands), 0.0)))
-    e1 = _linalg.binary_exponent(big)
-    ref, cands = jnp.ldexp(ref, -e1), jnp.ldexp(cands, -e1)
-    mu = jnp.mean(ref, axis=0)
-    spread = jnp.maximum(
-        jnp.max(jnp.abs(ref - mu)), jnp.max(jnp.where(valid, jnp.abs(cands - mu), 0.0))
-    )
-    e2 = jnp.maximum(_linalg.binary_exponent(spread), _MIN_EXPONENT)
-    return jnp.ldexp(ref, -e2), jnp.ldexp(cands, -e2), jnp.ldexp(mu, -e2)
+    def every(at):
+        return jnp.ones(at.shape, bool)
+
+    def in_set(at):
+        return (at % m) < counts[jnp.minimum(at // m, s - 1)]
+
+    def largest(scaling: Scaling, centre) -> jax.Array:
+        def fn(rows, mask):
+            gap = jnp.abs(scaled(rows, scaling) - centre)
+            return jnp.max(jnp.where(mask[:, None], gap, 0.0))
+
+        return jnp.maximum(
+            _fold_rows(ref, every, fn, jnp.max), _fold_rows(flat, in_set, fn, jnp.max)
+        )
+
+    one = jnp.ones((), dtype)
+    e1 = _linalg.binary_exponent(largest(Scaling(one, one, one), 0.0))
+    first = Scaling(*_power_of_two(-e1, dtype), one)
+
+    def total(rows, mask):
+        return jnp.sum(jnp.where(mask[:, None], scaled(rows, first), 0.0), axis=0)
+
+    mu = _fold_rows(ref, every, total, lambda parts: parts.sum(axis=0)) / ref.shape[0]
+    floor = -900 if jnp.finfo(dtype).maxexp > 128 else -100
+    e2 = jnp.maximum(_linalg.binary_exponent(largest(first, mu)), floor)
+    f1, f2 = _power_of_two(-e1 - e2, dtype)
+    return Scaling(f1, f2, scaled(mu, Scaling(*_power_of_two(-e2, dtype), mu)))
+
+
+def _largest_finite_magnitude(x) -> float:
+    """``max |x|`` over finite entries, subnormals included (0 for integers and empty arrays)."""
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        return 1.0  # integers: never near the ends of a float format
+    if isinstance(x, np.ndarray):
+        return float(np.max(np.abs(x), where=np.isfinite(x), initial=0.0))
+    # On the device by bit patterns: XLA:CPU arithmetic would flush subnormals to 0.
+    width = jnp.dtype(x.dtype).itemsize * 8
+    ints = {16: jnp.int16, 32: jnp.int32, 64: jnp.int64}[width]
+    bits = lax.bitcast_convert_type(x, ints) & ((1 << (width - 1)) - 1)
+    inf_bits = lax.bitcast_convert_type(jnp.asarray(jnp.inf, x.dtype), ints)
+    top = jnp.max(jnp.where(bits < inf_bits, bits, 0))
+    return float(np.asarray(top).view(np.dtype(x.dtype)))
+
+
+def lift_to_normal_range(sets: list, dtype) -> list:
+    """Scale concrete sets by one power of two on the host when they are near the ends of ``dtype``.
+
+    XLA:CPU flushes subnormal numbers to zero, so sets whose largest
+    magnitude is below ``2^-960`` (float64) or ``2^-60`` (float32) would lose
+    their digits inside jit, and float64 sets beyond ``2^100`` would
+    overflow when computed in float32. PRDC is invariant under a common
+    power-of-two scaling, which :func:`numpy.ldexp` applies exactly; such
+    sets come back as scaled copies (the caller's arrays are never
+    modified), all others unchanged. Traced sets are returned as they are.
+    """
+    if any(isinstance(x, jax.core.Tracer) for x in sets):
+        return sets
+    big = max(_largest_finite_magnitude(x) for x in sets)
+    low, high = (2.0**-960, np.inf) if jnp.finfo(dtype).maxexp > 128 else (2.0**-60, 2.0**100)
+    if big == 0.0 or low <= big < high:
+        return sets
+    shift = -int(np.frexp(big)[1])
+    lifted = []
+    for x in sets:
+        kind = np.result_type(x.dtype, np.float32)  # floats keep their dtype
+        lifted.append(np.ldexp(np.asarray(x, np.float64), shift).astype(kind))
+    return lifted
 
 
 class Screen(NamedTuple):

@@ -15,7 +15,10 @@ Computing it for all ``N x M`` pairs would be slow, so the tiles are first
 screened with float32 inner products of centred rows and a rigorous bound
 (:mod:`jaxmetrics._distance_bounds`) that encloses the difference-formula
 value. Only decisions that the bound leaves open are settled with the
-difference formula, pair by pair. No ``N x M`` matrix is ever formed.
+difference formula, pair by pair. No ``N x M`` matrix is ever formed, and
+no copy of a whole set either: each tile is read from the caller's rows,
+scaled and centred when it is visited, so memory beyond the input is a
+few tiles and a few numbers per row.
 """
 
 from __future__ import annotations
@@ -53,32 +56,50 @@ class PRDC(NamedTuple):
     coverage: jax.Array
 
 
-_GROUP = 32  # columns per group when a tile line is searched for candidates
+_GROUP = 32  # columns per group, for candidate search and for settling open pairs
 _SPARE = 3  # candidates kept per row beyond the k nearest
-_PAIRS = 512  # open pairs settled per step of the cross pass
+_SETTLE = 16  # groups of open pairs settled per step of the cross pass
 _ROWS = 8  # rows per step of the exact fallback of the k-NN radii
 _BIG = float(np.finfo(np.float32).max)  # "no candidate" in float32 lower bounds
 
 
-class _Tiled(NamedTuple):
-    """One set cut into ``(num, block)`` row tiles."""
+class _Set(NamedTuple):
+    """One set of rows, read a tile at a time: no copy of the whole set is made.
 
-    exact: jax.Array  # (num, block, d) working dtype, scaled: the difference formula's input
+    ``rows`` are the caller's rows as given (any float dtype, unscaled; rows
+    from ``count`` on are padding). The difference formula sees
+    ``scaled(rows)``; the screening sees those rows centred, in float32,
+    built for each tile when the tile is visited.
+    """
+
+    rows: jax.Array  # (n, d)
+    count: jax.Array  # () int32: real rows
+    scaling: _distance_bounds.Scaling
+
+
+class _Tile(NamedTuple):
+    exact: jax.Array  # (block, d) working dtype, scaled; padding rows are 0
     screen: _distance_bounds.Screen  # float32 centred rows and bound offsets
-    valid: jax.Array  # (num, block) bool: real rows (not padding)
+    valid: jax.Array  # (block,) bool: real rows
 
 
-def _tile(x: jax.Array, block: int, n_valid: jax.Array | int, mu: jax.Array) -> _Tiled:
-    n, d = x.shape
-    num = -(-n // block)
-    padded = jnp.pad(x, ((0, num * block - n), (0, 0)))
-    valid = jnp.arange(num * block) < n_valid
-    screen = _distance_bounds.screen(padded, mu)
-    return _Tiled(
-        padded.reshape(num, block, d),
-        jax.tree_util.tree_map(lambda a: a.reshape(num, block, *a.shape[1:]), screen),
-        valid.reshape(num, block),
-    )
+def _num_tiles(s: _Set, block: int) -> int:
+    return -(-s.rows.shape[0] // block)
+
+
+def _rows(s: _Set, ids: jax.Array) -> jax.Array:
+    """Scaled rows ``ids`` of ``s`` (padding and ``-1`` give zero rows)."""
+    n = s.rows.shape[0]
+    real = (ids >= 0) & (ids < s.count)
+    rows = _distance_bounds.scaled(s.rows[jnp.clip(ids, 0, n - 1)], s.scaling)
+    return jnp.where(real[..., None], rows, 0.0)
+
+
+def _tile(s: _Set, block: int, i: jax.Array) -> _Tile:
+    """Row tile ``i`` of ``s``: its scaled rows, their screen, and which are real."""
+    at = i * block + jnp.arange(block, dtype=jnp.int32)
+    exact = _rows(s, at)
+    return _Tile(exact, _distance_bounds.screen(exact, s.scaling.mu), at < s.count)
 
 
 # --------------------------------------------------------------------------
@@ -89,51 +110,56 @@ def _tile(x: jax.Array, block: int, n_valid: jax.Array | int, mu: jax.Array) -> 
 def _smallest(values: jax.Array, index: jax.Array, width: int):
     """The ``width`` smallest ``values`` of each row, their indices, and the rest's minimum.
 
-    ``width`` rounds of (argmin, remove that one entry): ties are taken one
-    entry at a time, so the result is right whatever the ties. Returns
-    ``(values, index, rest)`` with ``rest <= `` every entry not returned;
-    once a row runs out of finite values, the slots left get ``(inf, -1)``.
+    ``width`` rounds of (minimum, its first position, remove that one
+    entry): ties are taken one entry at a time, so the result is right
+    whatever the ties. Returns ``(values, index, rest)`` with ``rest <=``
+    every entry not returned; once a row runs out of finite values, the
+    slots left get ``(inf, -1)``. (Reductions and selects only: XLA:CPU's
+    argmin and scatters are several times slower here.)
     """
     picked_v, picked_i = [], []
-    line = jnp.arange(values.shape[0])
+    width_in = values.shape[1]
+    cols = jnp.arange(width_in, dtype=jnp.int32)[None, :]
     for _ in range(width):
-        at = jnp.argmin(values, axis=1)
-        picked_v.append(values[line, at])
-        picked_i.append(index[line, at])
-        values = values.at[line, at].set(jnp.inf)
-        index = index.at[line, at].set(-1)  # taken: never again a candidate
+        low = values.min(axis=1, keepdims=True)
+        at = jnp.min(jnp.where(values == low, cols, width_in), axis=1, keepdims=True)
+        hit = cols == at
+        picked_v.append(low[:, 0])
+        taken = jnp.max(jnp.where(hit, index, -1), axis=1)
+        picked_i.append(jnp.where(low[:, 0] < jnp.inf, taken, -1))
+        values = jnp.where(hit, jnp.inf, values)
     return jnp.stack(picked_v, 1), jnp.stack(picked_i, 1), values.min(axis=1)
 
 
 def _merge_candidates(low, first, kept_v, kept_i, floor):
     """Fold a tile's lower bounds into each line's kept candidates.
 
-    ``low`` is ``(lines, width)``: lower bounds of the difference-formula
-    distance from each line's row to the tile's columns (``_BIG`` for none).
-    ``kept_v, kept_i`` are the line's ``W`` kept candidates (lower bounds and
-    column indices, ``first`` being the tile's first column index), and
-    ``floor`` a lower bound of every candidate not kept. Only ``W`` groups of
-    32 columns, those with the smallest minima, are read again; the other
-    groups' minima go into ``floor``. So after every tile, each column of the
-    set seen so far is either kept or has a lower bound ``>= floor``, exactly,
-    whatever the ties.
+    ``low`` is ``(lines, width)`` float32: lower bounds of the
+    difference-formula distance from each line's row to the tile's columns
+    (``_BIG`` for none). ``kept_v, kept_i`` are the line's ``W`` kept
+    candidates (lower bounds and column indices, ``first`` being the tile's
+    first column index), and ``floor`` a lower bound of every candidate not
+    kept. Only ``W`` groups of 32 columns, those with the smallest minima,
+    are read again; the other groups' minima go into ``floor``. So after
+    every tile, each column of the set seen so far is either kept or has a
+    lower bound ``>= floor``, exactly, whatever the ties.
     """
     lines, width = low.shape
     keep = kept_v.shape[1]
     groups = -(-width // _GROUP)
     columns = first + jnp.arange(width, dtype=jnp.int32)
     if groups <= keep:
-        fresh_v, fresh_i = low.astype(kept_v.dtype), jnp.broadcast_to(columns, low.shape)
+        fresh_v, fresh_i = low, jnp.broadcast_to(columns, low.shape)
         rest = jnp.full((lines,), jnp.inf, kept_v.dtype)
     else:
         pad = groups * _GROUP - width
         grouped = jnp.pad(low, ((0, 0), (0, pad)), constant_values=_BIG)
         grouped = grouped.reshape(lines, groups, _GROUP)
-        minima = grouped.min(axis=2).astype(kept_v.dtype)
+        minima = grouped.min(axis=2)
         group_ids = jnp.broadcast_to(jnp.arange(groups, dtype=jnp.int32), minima.shape)
         _, picked, rest = _smallest(minima, group_ids, keep)
-        chosen = jnp.take_along_axis(grouped, picked[:, :, None], axis=1)
-        fresh_v = chosen.reshape(lines, keep * _GROUP).astype(kept_v.dtype)
+        chosen = jnp.take_along_axis(grouped, jnp.maximum(picked, 0)[:, :, None], axis=1)
+        fresh_v = chosen.reshape(lines, keep * _GROUP)
         cols = first + picked[:, :, None] * _GROUP + jnp.arange(_GROUP, dtype=jnp.int32)
         fresh_i = cols.reshape(lines, keep * _GROUP)
     none = fresh_v >= _BIG  # padding, the row itself: no candidate at all
@@ -169,26 +195,26 @@ def _k_smallest(values: jax.Array, k: int) -> jax.Array:
 # --------------------------------------------------------------------------
 
 
-def _candidates(t: _Tiled, keep: int, devices):
+def _candidates(s: _Set, block: int, keep: int, devices):
     """Per row: ``keep`` candidate neighbours and a lower bound of all the others.
 
     Distances are symmetric, so only tiles on and above the diagonal are
     computed; each updates its rows (along rows) and its columns' rows
     (along columns). A row never has itself as a candidate.
     """
-    num, block = t.valid.shape
+    num = _num_tiles(s, block)
     rows_i, rows_j = np.triu_indices(num)
     pairs = jnp.asarray(np.stack([rows_i, rows_j], axis=1), jnp.int32)
-    scr = t.screen
+    f32 = jnp.float32
 
     def per_pair(state, pair):
-        kept_v, kept_i, floor = state
         i, j = pair[0], pair[1]
         live = i >= 0
         i, j = jnp.maximum(i, 0), jnp.maximum(j, 0)
-        inner = _linalg.matmul(scr.rows[i], scr.rows[j].T)
-        low = _distance_bounds.lower(inner, scr.low[i], scr.low[j])
-        mask = t.valid[i][:, None] & t.valid[j][None, :]
+        a, b = _tile(s, block, i), _tile(s, block, j)
+        inner = _linalg.matmul(a.screen.rows, b.screen.rows.T)
+        low = _distance_bounds.lower(inner, a.screen.low, b.screen.low)
+        mask = a.valid[:, None] & b.valid[None, :]
         mask = mask & ((i != j) | ~jnp.eye(block, dtype=bool))  # never a row itself
         low = jnp.where(mask, low, _BIG)
 
@@ -198,18 +224,17 @@ def _candidates(t: _Tiled, keep: int, devices):
             return v.at[at].set(new[0]), ix.at[at].set(new[1]), fl.at[at].set(new[2])
 
         new = update(state, i, low, j * block)
-        new = lax.cond(i != j, lambda s: update(s, j, low.T, i * block), lambda s: s, new)
-        return jax.tree_util.tree_map(lambda a, b: jnp.where(live, a, b), new, state), None
+        new = lax.cond(i != j, lambda st: update(st, j, low.T, i * block), lambda st: st, new)
+        return jax.tree_util.tree_map(lambda x, y: jnp.where(live, x, y), new, state), None
 
     def local(_, chunk):
-        dtype = t.exact.dtype
         init = (
-            jnp.full((num, block, keep), jnp.inf, dtype),
+            jnp.full((num, block, keep), jnp.inf, f32),
             jnp.full((num, block, keep), -1, jnp.int32),
-            jnp.full((num, block), jnp.inf, dtype),
+            jnp.full((num, block), jnp.inf, f32),
         )
         out, _ = lax.scan(per_pair, init, chunk)
-        return jax.tree_util.tree_map(lambda a: a[None], out)
+        return jax.tree_util.tree_map(lambda x: x[None], out)
 
     kept_v, kept_i, floor = _sharding.map_over_shards(
         local, None, [pairs], _sharding.as_list(devices), fill=-1
@@ -224,8 +249,8 @@ def _candidates(t: _Tiled, keep: int, devices):
     return kept_i, floor
 
 
-def _kept_distances(flat: jax.Array, index: jax.Array) -> jax.Array:
-    """Difference-formula distances from each row of ``flat`` to rows ``index`` (-1: none)."""
+def _kept_distances(s: _Set, index: jax.Array) -> jax.Array:
+    """Difference-formula distances from each row of ``s`` to its rows ``index`` (-1: none)."""
     n, keep = index.shape
     chunk = 1024
     pad = -n % chunk
@@ -234,7 +259,7 @@ def _kept_distances(flat: jax.Array, index: jax.Array) -> jax.Array:
 
     def one(args):
         r, c = args
-        d2 = pair_sq_distances(flat[r][:, None, :], flat[jnp.maximum(c, 0)])
+        d2 = pair_sq_distances(_rows(s, r)[:, None, :], _rows(s, c))
         return jnp.where(c >= 0, d2, jnp.inf)
 
     return lax.map(one, (rows, cols)).reshape(n + pad, keep)[:n]
@@ -247,25 +272,24 @@ def _chunks(flags: jax.Array, size: int) -> tuple[jax.Array, jax.Array]:
     return ids.astype(jnp.int32), flags.sum(dtype=jnp.int32)
 
 
-def _dense_radii(ids: jax.Array, t: _Tiled, k: int) -> jax.Array:
+def _dense_radii(s: _Set, block: int, ids: jax.Array, k: int) -> jax.Array:
     """The k-th smallest difference-formula distance of rows ``ids`` to the other rows."""
-    num, block, d = t.exact.shape
-    flat = t.exact.reshape(-1, d)
-    rows = flat[ids]
+    rows = _rows(s, ids)
 
     def per_tile(best, j):
-        d2 = pair_sq_distances(rows[:, None, :], t.exact[j][None, :, :])
+        t = _tile(s, block, j)
+        d2 = pair_sq_distances(rows[:, None, :], t.exact[None, :, :])
         cols = j * block + jnp.arange(block)
-        keep = t.valid[j][None, :] & (ids[:, None] != cols[None, :])
+        keep = t.valid[None, :] & (ids[:, None] != cols[None, :])
         d2 = jnp.where(keep, d2, jnp.inf)
         return _k_smallest(jnp.concatenate([best, d2], axis=1), k), None
 
-    init = jnp.full((ids.shape[0], k), jnp.inf, flat.dtype)
-    best, _ = lax.scan(per_tile, init, jnp.arange(num))
+    init = jnp.full((ids.shape[0], k), jnp.inf, rows.dtype)
+    best, _ = lax.scan(per_tile, init, jnp.arange(_num_tiles(s, block)))
     return best[:, k - 1]
 
 
-def _knn_sq_radii(t: _Tiled, k: int, devices) -> jax.Array:
+def _knn_sq_radii(s: _Set, block: int, k: int, devices) -> jax.Array:
     """Squared distance from each row to its k-th nearest *other* row (padding: -inf).
 
     As in the prdc package, duplicates of a row count as neighbours at
@@ -273,22 +297,20 @@ def _knn_sq_radii(t: _Tiled, k: int, devices) -> jax.Array:
     tiles; the k-th smallest of their exact distances ``r`` is the row's
     radius when every candidate left out has a lower bound ``>= r`` (or
     ``r = 0``). Other rows are recomputed exactly against the whole set,
-    ``_ROWS`` at a time.
+    ``_ROWS`` at a time. Returns ``(tiles * block,)`` values.
     """
-    num, block, d = t.exact.shape
-    flat = t.exact.reshape(-1, d)
-    index, floor = _candidates(t, k + _SPARE, devices)
-    radii = _k_smallest(_kept_distances(flat, index), k)[:, k - 1]
-    valid = t.valid.reshape(-1)
+    index, floor = _candidates(s, block, k + _SPARE, devices)
+    radii = _k_smallest(_kept_distances(s, index), k)[:, k - 1]
+    total = index.shape[0]
+    valid = jnp.arange(total) < s.count
     proven = (floor >= radii) | (radii == 0)
     ids, count = _chunks(~proven & valid, _ROWS)
-    total = num * block
 
     def redo(state):
         c, radii = state
         chunk = lax.dynamic_slice(ids, (c * _ROWS,), (_ROWS,))
         live = c * _ROWS + jnp.arange(_ROWS) < count
-        exact = _dense_radii(chunk, t, k)
+        exact = _dense_radii(s, block, chunk, k)
         return c + 1, radii.at[jnp.where(live, chunk, total)].set(exact, mode="drop")
 
     _, radii = lax.while_loop(lambda st: st[0] * _ROWS < count, redo, (jnp.int32(0), radii))
@@ -300,32 +322,42 @@ def _knn_sq_radii(t: _Tiled, k: int, devices) -> jax.Array:
 # --------------------------------------------------------------------------
 
 
-def _cross_pass(shared, ids):
+def _open_groups(pending: jax.Array) -> jax.Array:
+    """``(rows, groups)``: which groups of ``_GROUP`` columns hold an open pair."""
+    rows, cols = pending.shape
+    groups = -(-cols // _GROUP)
+    padded = jnp.pad(pending, ((0, 0), (0, groups * _GROUP - cols)))
+    return padded.reshape(rows, groups, _GROUP).any(axis=2)
+
+
+def _cross_pass(shared, ids, *, block: int):
     """Reference row tiles ``ids`` (-1: skip) against every candidate tile.
 
     Returns the candidates' ball counts (leading axis 1, summed over
     devices; a candidate is in some reference ball iff its count is
     positive) and per-tile ``in a candidate ball`` / ``covered`` flags of
-    the reference rows.
+    the reference rows. Pairs the screen leaves open are settled with the
+    difference formula, ``_SETTLE`` groups of ``_GROUP`` columns at a time.
     """
     ref, cand, r_rad, c_rad = shared
-    block = ref.valid.shape[1]
-    c_block = cand.valid.shape[1]
     r_brk, c_brk = _distance_bounds.brackets(r_rad), _distance_bounds.brackets(c_rad)
+    lanes = jnp.arange(_GROUP, dtype=jnp.int32)
 
     def per_ref_tile(cand_count, i):
         live = i >= 0
         i = jnp.maximum(i, 0)
+        a = _tile(ref, block, i)
         a_rad = jnp.where(live, r_rad[i], -jnp.inf)
         a_down = jnp.where(live, r_brk[0][i], -jnp.inf)
         a_up = jnp.where(live, r_brk[1][i], -jnp.inf)
 
         def per_cand_tile(state, j):
             in_cand_ball, covered, cand_count = state
-            inner = _linalg.matmul(ref.screen.rows[i], cand.screen.rows[j].T)
-            low = _distance_bounds.lower(inner, ref.screen.low[i], cand.screen.low[j])
-            high = _distance_bounds.upper(inner, ref.screen.high[i], cand.screen.high[j])
-            c_ok = cand.valid[j][None, :]
+            b = _tile(cand, block, j)
+            inner = _linalg.matmul(a.screen.rows, b.screen.rows.T)
+            low = _distance_bounds.lower(inner, a.screen.low, b.screen.low)
+            high = _distance_bounds.upper(inner, a.screen.high, b.screen.high)
+            c_ok = b.valid[None, :]
             # cand j in the ball of ref i: certain, or open (neither certain nor excluded)
             in_a = (high < a_down[:, None]) & c_ok
             open_a = ~in_a & (low < a_up[:, None]) & c_ok
@@ -335,36 +367,40 @@ def _cross_pass(shared, ids):
             cand_count = cand_count.at[j].add(in_a.sum(axis=0, dtype=jnp.int32))
             covered = covered | in_a.any(axis=1)
             in_cand_ball = in_cand_ball | in_b.any(axis=1)
-            pending = open_a | open_b
+            groups = _open_groups(open_a | open_b)
 
             def settle(st):
-                pending, in_cand_ball, covered, cand_count = st
-                (flat,) = jnp.nonzero(pending.reshape(-1), size=_PAIRS, fill_value=-1)
+                groups, in_cand_ball, covered, cand_count = st
+                (flat,) = jnp.nonzero(groups.reshape(-1), size=_SETTLE, fill_value=-1)
                 real = flat >= 0
                 flat = jnp.maximum(flat, 0)
-                r, c = flat // c_block, flat % c_block
-                d2 = pair_sq_distances(ref.exact[i][r], cand.exact[j][c])
-                hit_a = real & open_a[r, c] & (d2 < a_rad[r])
-                hit_b = real & open_b[r, c] & (d2 < c_rad[j][c])
+                r, g = flat // groups.shape[1], flat % groups.shape[1]
+                c = g[:, None] * _GROUP + lanes  # (_SETTLE, _GROUP) columns
+                inside = real[:, None] & (c < block)
+                c = jnp.minimum(c, block - 1)
+                rr = jnp.broadcast_to(r[:, None], c.shape)
+                d2 = pair_sq_distances(a.exact[r][:, None, :], b.exact[c])
+                hit_a = inside & open_a[rr, c] & (d2 < a_rad[rr])
+                hit_b = inside & open_b[rr, c] & (d2 < c_rad[j][c])
                 return (
-                    pending.at[jnp.where(real, r, block), c].set(False, mode="drop"),
-                    in_cand_ball.at[r].max(hit_b),
-                    covered.at[r].max(hit_a),
-                    cand_count.at[j, c].add(hit_a.astype(jnp.int32)),
+                    groups.at[jnp.where(real, r, block), g].set(False, mode="drop"),
+                    in_cand_ball.at[rr.reshape(-1)].max(hit_b.reshape(-1)),
+                    covered.at[rr.reshape(-1)].max(hit_a.reshape(-1)),
+                    cand_count.at[j, c.reshape(-1)].add(hit_a.reshape(-1).astype(jnp.int32)),
                 )
 
             _, in_cand_ball, covered, cand_count = lax.while_loop(
-                lambda st: st[0].any(), settle, (pending, in_cand_ball, covered, cand_count)
+                lambda st: st[0].any(), settle, (groups, in_cand_ball, covered, cand_count)
             )
             return (in_cand_ball, covered, cand_count), None
 
         init = (jnp.zeros((block,), bool), jnp.zeros((block,), bool), cand_count)
         (in_cand_ball, covered, cand_count), _ = lax.scan(
-            per_cand_tile, init, jnp.arange(cand.valid.shape[0])
+            per_cand_tile, init, jnp.arange(_num_tiles(cand, block))
         )
         return cand_count, (in_cand_ball, covered)
 
-    init = jnp.zeros(cand.valid.shape, jnp.int32)
+    init = jnp.zeros((_num_tiles(cand, block), block), jnp.int32)
     cand_count, per_tile = lax.scan(per_ref_tile, init, ids)
     return cand_count[None], per_tile
 
@@ -389,18 +425,24 @@ def _metrics(cand_count, ref_in_ball, covered, r_valid, c_valid, sizes) -> PRDC:
     return PRDC(precision, recall, density, coverage)
 
 
-def _cross(ref: _Tiled, cand: _Tiled, ref_r2, cand_r2, sizes, devices) -> PRDC:
-    num_r = ref.valid.shape[0]
-    shared = (ref, cand, ref_r2.reshape(ref.valid.shape), cand_r2.reshape(cand.valid.shape))
+def _cross(ref: _Set, cand: _Set, ref_r2, cand_r2, sizes, block: int, devices) -> PRDC:
+    num_r, num_c = _num_tiles(ref, block), _num_tiles(cand, block)
+    shared = (ref, cand, ref_r2.reshape(num_r, block), cand_r2.reshape(num_c, block))
     cand_count, (ref_in_ball, covered) = _sharding.map_over_shards(
-        _cross_pass, shared, [jnp.arange(num_r)], _sharding.as_list(devices), fill=-1
+        functools.partial(_cross_pass, block=block),
+        shared,
+        [jnp.arange(num_r)],
+        _sharding.as_list(devices),
+        fill=-1,
     )
+    at_r = jnp.arange(num_r * block).reshape(num_r, block)
+    at_c = jnp.arange(num_c * block).reshape(num_c, block)
     return _metrics(
         cand_count.sum(axis=0),
         ref_in_ball[:num_r],
         covered[:num_r],
-        ref.valid,
-        cand.valid,
+        at_r < ref.count,
+        at_c < cand.count,
         sizes,
     )
 
@@ -413,35 +455,33 @@ def _cross(ref: _Tiled, cand: _Tiled, ref_r2, cand_r2, sizes, devices) -> PRDC:
 def prdc_engine(k: int, block: int, devices):
     """The PRDC computation for one reference and any number of candidate sets.
 
-    Returns ``(reference_part, one_set)`` for data already passed through
-    :func:`jaxmetrics._distance_bounds.normalise`: ``reference_part(ref,
-    mu)`` tiles the reference and computes its radii once; ``one_set``
-    gives the :class:`PRDC` of one (padded) candidate set.
+    Returns ``(reference_part, one_set)``: ``reference_part(ref, scaling)``
+    computes the reference radii once (``scaling`` from
+    :func:`jaxmetrics._distance_bounds.normalise`, shared by all sets);
+    ``one_set(shared, y, m, sizes)`` gives the :class:`PRDC` of one
+    candidate set ``y`` whose first ``m`` rows are real. Rows are used as
+    given (unscaled, any float dtype) and read tile by tile.
     Used inside jit by :func:`prdc` and :func:`jaxmetrics.prdc_batch`.
     """
 
-    def reference_part(ref, mu):
-        t = _tile(ref, block, ref.shape[0], mu)
-        return t, _knn_sq_radii(t, k, devices)
+    def reference_part(ref, scaling):
+        s = _Set(ref, jnp.asarray(ref.shape[0], jnp.int32), scaling)
+        return s, _knn_sq_radii(s, block, k, devices)
 
     def one_set(shared, y, m, sizes):
-        ref_t, ref_r2, mu = shared
-        y = jnp.where((jnp.arange(y.shape[0]) < m)[:, None], y, 0.0)
-        t = _tile(y, block, m, mu)
-        cand_r2 = _knn_sq_radii(t, k, devices)
-        return _cross(ref_t, t, ref_r2, cand_r2, sizes, devices)
+        ref_s, ref_r2 = shared
+        s = _Set(y, jnp.asarray(m, jnp.int32), ref_s.scaling)
+        cand_r2 = _knn_sq_radii(s, block, k, devices)
+        return _cross(ref_s, s, ref_r2, cand_r2, sizes, block, devices)
 
     return reference_part, one_set
 
 
 @functools.partial(jax.jit, static_argnames=("k", "block", "dtype", "devices"))
 def _prdc(ref, cand, sizes, *, k, block, dtype, devices) -> PRDC:
-    ref, cand, mu = _distance_bounds.normalise(
-        ref.astype(dtype), cand[None].astype(dtype), jnp.asarray([cand.shape[0]])
-    )
+    scaling = _distance_bounds.normalise(ref, cand[None], jnp.asarray([cand.shape[0]]), dtype)
     reference_part, one_set = prdc_engine(k, block, devices)
-    ref_t, ref_r2 = reference_part(ref, mu)
-    return one_set((ref_t, ref_r2, mu), cand[0], cand.shape[1], sizes.astype(dtype))
+    return one_set(reference_part(ref, scaling), cand, cand.shape[0], sizes.astype(dtype))
 
 
 def block_for(n: int, m: int, block_size: int) -> int:
@@ -531,6 +571,7 @@ def prdc(
     with _precision.precision_scope(
         precision, _validation.is_traced(reference, candidate)
     ) as dtype:
+        reference, candidate = _distance_bounds.lift_to_normal_range([reference, candidate], dtype)
         return _prdc(
             jnp.asarray(reference),
             jnp.asarray(candidate),

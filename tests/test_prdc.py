@@ -86,8 +86,10 @@ def _bounds_and_exact(x):
     from jaxmetrics import _linalg
 
     with jax.enable_x64(True):
-        ref, _, mu = db.normalise(jnp.asarray(x), jnp.asarray(x)[None], jnp.asarray([len(x)]))
-        scr = db.screen(ref, mu)
+        rows = jnp.asarray(x)
+        scaling = db.normalise(rows, rows[None], jnp.asarray([len(x)]), jnp.float64)
+        ref = db.scaled(rows, scaling)
+        scr = db.screen(ref, scaling.mu)
         inner = _linalg.matmul(scr.rows, scr.rows.T)
         low = np.asarray(db.lower(inner, scr.low, scr.low), np.float64)
         high = np.asarray(db.upper(inner, scr.high, scr.high), np.float64)
@@ -195,3 +197,40 @@ def test_same_result_inside_a_callers_jit(rng):
     with jax.enable_x64(True):
         jitted = [float(v) for v in jax.jit(lambda a, b: jm.prdc(a, b, k=3))(x, y)]
     assert jitted == eager
+
+
+@pytest.mark.parametrize(
+    "scale,dtype,precision,as_jax",
+    [
+        (2.0**-1040, np.float64, "float64", False),  # subnormal float64
+        (2.0**-1040, np.float64, "float64", True),
+        (2.0**-140, np.float32, "float32", False),  # subnormal float32
+        (2.0**-140, np.float32, "float32", True),
+        (2.0**200, np.float64, "float32", False),  # beyond float32's range
+        (2.0**1000, np.float64, "float64", True),
+    ],
+)
+def test_lattice_at_the_ends_of_the_format(rng, scale, dtype, precision, as_jax):
+    # XLA:CPU flushes subnormals to zero; PRDC is scale-invariant, so a lattice
+    # scaled by a power of two (exact, even into the subnormal range) must give
+    # the unscaled lattice's values, which the exact integer oracle certifies.
+    import jax
+    import jax.numpy as jnp
+    import oracle
+
+    a = rng.integers(-2, 3, (150, 3))
+    b = rng.integers(-2, 3, (300, 3))
+    exact = oracle.prdc(a.astype(np.float64), b.astype(np.float64), 5)
+    expected = dict(zip(FIELDS, exact, strict=True))
+    x, y = (np.ldexp(v.astype(np.float64), int(np.log2(scale))).astype(dtype) for v in (a, b))
+    assert (np.abs(x[x != 0]) > 0).all()  # the scaled data really are representable
+    kept = x.copy()
+    with jax.enable_x64(True):
+        args = (jnp.asarray(x), jnp.asarray(y)) if as_jax else (x, y)
+        got = jm.prdc(*args, k=5, precision=precision)
+        stack = jm.prdc_batch(args[0], np.asarray(args[1])[None], k=5, precision=precision)
+    tol = 1e-6 if precision == "float32" else 0.0
+    for name in FIELDS:
+        assert abs(float(getattr(got, name)) - expected[name]) <= tol, name
+        assert abs(float(getattr(stack, name)[0]) - expected[name]) <= tol, name
+    np.testing.assert_array_equal(x, kept)  # the caller's array is not modified
