@@ -117,7 +117,7 @@ def check_median_bandwidth(bandwidth: jax.Array, name: str) -> None:
 
 
 _MEDIAN_TILE_ROWS = 256  # rows of x per tile of the selection passes
-_DIGITS = {8: (20, 20, 23), 4: (16, 15)}  # bits per pass, from the top (sign bit: always 0)
+_MAX_DIGIT = 21  # bits per selection pass at most (a histogram of 2^21 counts)
 
 
 def _pair_keys(x: jax.Array, rows: jax.Array):
@@ -139,41 +139,82 @@ def _pair_keys(x: jax.Array, rows: jax.Array):
     return jax.lax.bitcast_convert_type(d2, int_type), valid
 
 
-def _select_pair_distance(x: jax.Array, rank: jax.Array) -> jax.Array:
-    """The squared distance of rank ``rank`` (0-based, ascending) among all pairs ``i < j``.
+def _digit_width(total_bits: int, pairs: int) -> int:
+    """Bits per selection pass: histograms no larger than the pairs need, ``_MAX_DIGIT`` at most.
+
+    A histogram much larger than the number of entries costs more to clear
+    and scan than the pass itself.
+    """
+    return min(_MAX_DIGIT, max(8, pairs.bit_length()), total_bits)
+
+
+def _locate_rank(hist: jax.Array, rank: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """The bin of ``hist`` holding the entry of 0-based ``rank``, and the rank inside that bin.
+
+    Two levels (block sums, then one block): a cumulative sum over the
+    whole histogram is the slowest step of a pass on XLA:CPU.
+    """
+
+    def first_passing(counts, rank):
+        cum = jnp.cumsum(counts)
+        at = jnp.argmax(cum > rank)
+        return at, rank - jnp.where(at > 0, cum[jnp.maximum(at - 1, 0)], 0)
+
+    blocks = hist.reshape(1 << (hist.shape[0].bit_length() // 2), -1)
+    block, rank = first_passing(blocks.sum(axis=1), rank)
+    inner, rank = first_passing(blocks[block], rank)
+    return block * blocks.shape[1] + inner, rank
+
+
+def _select_pair_distances(x: jax.Array, ranks: jax.Array) -> jax.Array:
+    """The squared distances of ranks ``ranks`` (0-based, ascending) among all pairs ``i < j``.
 
     Radix selection on the distances' bit patterns: each pass recomputes the
     distance tiles, counts the next digit of the entries that share the
     prefix found so far, and keeps the digit whose cumulative count passes
     the rank. ``O(n^2 d)`` work per pass, memory of one tile and one
-    histogram, exact (the result is one of the distances, bit for bit).
+    histogram per rank, exact: every pass runs the same compiled loop body,
+    so it sees the same distances bit for bit, and the result is one of
+    them.
     """
     n = x.shape[0]
     block = min(_MEDIAN_TILE_ROWS, n)
     tiles = jnp.arange(-(-n // block) * block).reshape(-1, block)
     tiles = jnp.where(tiles < n, tiles, -1)
     itemsize = jnp.dtype(x.dtype).itemsize
-    digits = _DIGITS[itemsize]
-    total_bits = 8 * itemsize - 1
+    total_bits = 8 * itemsize - 1  # the sign bit is always 0
+    width = _digit_width(total_bits, n * (n - 1) // 2)
     int_type = jnp.int64 if itemsize == 8 else jnp.int32
-    prefix = jnp.zeros((), int_type)
-    remaining = rank.astype(int_type)
-    done = 0
-    for width in digits:
-        shift = total_bits - done - width
+    count_ranks, bins = ranks.shape[0], 1 << width
+    count_type = jnp.int64 if jax.config.jax_enable_x64 else jnp.int32  # n (n - 1) / 2 pairs
 
-        def count(hist, rows, shift=shift, width=width, done=done, prefix=prefix):
+    def one_pass(p, state):
+        prefix, remaining = state
+        done = p * width
+        digit_bits = jnp.minimum(width, total_bits - done).astype(int_type)
+        shift = (total_bits - done - digit_bits).astype(int_type)
+        mask = (jnp.ones((), int_type) << digit_bits) - 1
+
+        def count(hist, rows):
             keys, valid = _pair_keys(x, rows)
-            match = valid if done == 0 else valid & ((keys >> (shift + width)) == prefix)
-            digit = ((keys >> shift) & ((1 << width) - 1)).astype(jnp.int32)
-            return hist.at[digit.reshape(-1)].add(match.reshape(-1).astype(int_type)), None
+            top = keys >> (shift + digit_bits)  # 0 in the first pass: keys are >= 0
+            digit = ((keys >> shift) & mask).astype(jnp.int32)
+            # One histogram per rank; entries outside a rank's prefix go past
+            # the end and are dropped (cheaper on XLA:CPU than adding zeros).
+            slots = [
+                jnp.where(valid & (top == prefix[r]), r * bins + digit, count_ranks * bins)
+                for r in range(count_ranks)
+            ]
+            at = jnp.concatenate([slot.reshape(-1) for slot in slots])
+            return hist.at[at].add(1, mode="drop"), None
 
-        hist, _ = lax.scan(count, jnp.zeros((1 << width,), int_type), tiles)
-        cum = jnp.cumsum(hist)
-        chosen = jnp.argmax(cum > remaining).astype(int_type)
-        remaining = remaining - jnp.where(chosen > 0, cum[jnp.maximum(chosen - 1, 0)], 0)
-        prefix = (prefix << width) | chosen
-        done += width
+        hist, _ = lax.scan(count, jnp.zeros((count_ranks * bins,), count_type), tiles)
+        chosen, remaining = jax.vmap(_locate_rank)(hist.reshape(count_ranks, bins), remaining)
+        return (prefix << digit_bits) | chosen.astype(int_type), remaining.astype(count_type)
+
+    passes = -(-total_bits // width)
+    start = (jnp.zeros((count_ranks,), int_type), ranks.astype(count_type))
+    prefix, _ = lax.fori_loop(0, passes, one_pass, start)
     return jax.lax.bitcast_convert_type(prefix, x.dtype)
 
 
@@ -183,10 +224,10 @@ def _median_pairwise_distance(x: jax.Array, dtype: jnp.dtype, lower: bool) -> ja
     x = x - jnp.mean(x, axis=0)
     n = x.shape[0]
     pairs = n * (n - 1) // 2
-    below = jnp.sqrt(_select_pair_distance(x, jnp.asarray((pairs - 1) // 2)))
     if lower or pairs % 2 == 1:
-        return below
-    return 0.5 * (below + jnp.sqrt(_select_pair_distance(x, jnp.asarray(pairs // 2))))
+        return jnp.sqrt(_select_pair_distances(x, jnp.asarray([(pairs - 1) // 2]))[0])
+    middle = jnp.sqrt(_select_pair_distances(x, jnp.asarray([pairs // 2 - 1, pairs // 2])))
+    return 0.5 * (middle[0] + middle[1])
 
 
 def median_pairwise_distance(

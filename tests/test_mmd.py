@@ -262,3 +262,27 @@ def test_torch_fidelity_preset_replays_its_draws_and_values(rng):
     np.testing.assert_allclose(float(kd.std), np.std(values), rtol=1e-10)
     with pytest.raises(ValueError, match="torch-fidelity does not reduce it"):
         jm.torch_fidelity_subset_indices(120, 30, subset_size=40)
+
+
+@pytest.mark.parametrize("n", [2, 5, 57, 600, 2100])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_radix_selection_returns_the_exact_order_statistic(rng, n, dtype):
+    # On a small integer lattice every squared distance is computed exactly
+    # (whatever the product's order), so the selection must return exactly the
+    # entry of each rank of numpy's sort of the exact distances, whatever the
+    # digit widths chosen for n and with masses of ties (a third of the rows
+    # identical, many equal distances).
+    import jax
+    import jax.numpy as jnp
+    from scipy.spatial.distance import pdist
+
+    from jaxmetrics import _kernels
+
+    x = rng.integers(-3, 4, size=(n, 6)).astype(np.float64)
+    x[: n // 3] = x[0]
+    exact = np.sort(pdist(x, "sqeuclidean"))
+    pairs = exact.size
+    ranks = sorted({0, (pairs - 1) // 2, pairs // 2, pairs - 1})
+    with jax.enable_x64(True):
+        got = _kernels._select_pair_distances(jnp.asarray(x, dtype), jnp.asarray(ranks))
+    np.testing.assert_array_equal(np.asarray(got, np.float64), exact[ranks])
