@@ -34,6 +34,7 @@ from jaxmetrics._mmd import (
     mmd2,
     numpy_subset_indices,
     torch_fidelity_subset_indices,
+    torchmetrics_subset_indices,
 )
 from jaxmetrics._prdc import PRDC, prdc
 from jaxmetrics._stats import GaussianStats, gaussian_stats, merge_stats
@@ -88,4 +89,5 @@ __all__ = [
     "sample_sizes",
     "stack_sets",
     "torch_fidelity_subset_indices",
+    "torchmetrics_subset_indices",
 ]

@@ -459,9 +459,8 @@ def torch_fidelity_subset_indices(
     features. Like torch-fidelity, the subset size is never reduced: both
     sets need at least ``subset_size`` rows.
 
-    torchmetrics' KID draws with ``torch.randperm`` from torch's global
-    generator; the core never imports torch, so replay those draws by
-    passing ``subset_indices`` made with torch.
+    torchmetrics' KID draws differently: see
+    :func:`torchmetrics_subset_indices`.
 
     Args:
       n_x: rows of the first set (torch-fidelity's ``features_1``).
@@ -482,6 +481,70 @@ def torch_fidelity_subset_indices(
             "torch-fidelity does not reduce it"
         )
     return _alternating_choices(np.random.RandomState(seed), n_x, n_y, num_subsets, subset_size)
+
+
+def _torch_randperm_prefix(stream: np.random.MT19937, n: int, size: int) -> np.ndarray:
+    """The first ``size`` entries of ``torch.randperm(n)`` on torch's CPU generator.
+
+    torch (``randperm_cpu``, for ``n`` below ``2^32 / 20``) swaps entry ``i``
+    with entry ``i + (u_i mod (n - i))`` for ``i = 0 .. n - 2``, ``u_i``
+    the generator's next 32-bit Mersenne Twister output: entry ``i`` is
+    final after step ``i``, but all ``n - 1`` outputs are consumed.
+    """
+    draws = stream.random_raw(max(n - 1, 0)).astype(np.int64)
+    perm = np.arange(n, dtype=np.int64)
+    for i in range(min(size, n - 1)):
+        j = i + int(draws[i]) % (n - i)
+        perm[i], perm[j] = perm[j], perm[i]
+    return perm[:size].copy()
+
+
+def torchmetrics_subset_indices(
+    n_x: int, n_y: int, *, num_subsets: int = 100, subset_size: int = 1000, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Subset indices drawn exactly as torchmetrics' ``KernelInceptionDistance`` draws them.
+
+    For each subset torchmetrics takes ``torch.randperm(n_real)[:size]``,
+    then ``torch.randperm(n_fake)[:size]``, from torch's global CPU
+    generator. Here that generator (a Mersenne Twister seeded like
+    ``torch.manual_seed(seed)``) and ``randperm`` are replayed in NumPy, so
+    the core needs no torch: passing the result as ``subset_indices`` to
+    :func:`kernel_distance` with ``x`` the real and ``y`` the fake features
+    reproduces ``compute()``'s mean and (population) standard deviation
+    when ``torch.manual_seed(seed)`` was the last thing to touch the
+    generator before ``compute()``. Like torchmetrics, the subset size is
+    never reduced: both sets need at least ``subset_size`` rows.
+
+    Args:
+      n_x: rows of the real features.
+      n_y: rows of the fake features.
+      num_subsets: ``subsets`` (torchmetrics' default 100).
+      subset_size: ``subset_size`` (default 1000).
+      seed: the value given to ``torch.manual_seed``; ``0 <= seed < 2^64``.
+
+    Returns:
+      ``(idx_x, idx_y)``, each ``(num_subsets, subset_size)`` int64.
+
+    """
+    num_subsets = _validation.check_positive_int(num_subsets, "num_subsets")
+    subset_size = _validation.check_positive_int(subset_size, "subset_size", minimum=2)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
+        raise ValueError(
+            f"seed must be an integer in [0, 2**64) as torch.manual_seed takes it, got {seed!r}"
+        )
+    if subset_size > min(n_x, n_y):
+        raise ValueError(
+            f"subset_size={subset_size} is larger than a set ({n_x} and {n_y} rows); "
+            "torchmetrics does not reduce it"
+        )
+    stream = np.random.MT19937(0)
+    stream._legacy_seeding(int(seed) & 0xFFFFFFFF)  # torch seeds its mt19937 with the low 32 bits
+    idx_x = np.empty((num_subsets, subset_size), np.int64)
+    idx_y = np.empty((num_subsets, subset_size), np.int64)
+    for i in range(num_subsets):
+        idx_x[i] = _torch_randperm_prefix(stream, n_x, subset_size)
+        idx_y[i] = _torch_randperm_prefix(stream, n_y, subset_size)
+    return idx_x, idx_y
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))

@@ -264,6 +264,47 @@ def test_torch_fidelity_preset_replays_its_draws_and_values(rng):
         jm.torch_fidelity_subset_indices(120, 30, subset_size=40)
 
 
+@pytest.mark.parametrize("seed", [0, 7, 2**32 + 5])
+def test_torchmetrics_preset_replays_torch_randperm(seed):
+    torch = pytest.importorskip("torch")
+    sizes = [(300, 250, 40), (2, 2, 2), (1000, 37, 37)]
+    for n_x, n_y, size in sizes:
+        idx_x, idx_y = jm.torchmetrics_subset_indices(
+            n_x, n_y, num_subsets=4, subset_size=size, seed=seed
+        )
+        torch.manual_seed(seed)
+        for i in range(4):  # torchmetrics' loop: real, then fake, per subset
+            np.testing.assert_array_equal(idx_x[i], torch.randperm(n_x)[:size].numpy())
+            np.testing.assert_array_equal(idx_y[i], torch.randperm(n_y)[:size].numpy())
+
+
+@pytest.mark.filterwarnings("ignore:Metric `Kernel Inception Distance` will save")
+def test_torchmetrics_preset_reproduces_its_kid(rng):
+    torch = pytest.importorskip("torch")
+    kid_module = pytest.importorskip("torchmetrics.image.kid")
+
+    class Features(torch.nn.Module):  # the embeddings are the features
+        def forward(self, x):
+            return x
+
+    x = rng.normal(size=(120, 16))
+    y = rng.normal(0.2, 1.1, size=(90, 16))
+    kid = kid_module.KernelInceptionDistance(feature=Features(), subsets=6, subset_size=40)
+    kid.update(torch.tensor(x), real=True)
+    kid.update(torch.tensor(y), real=False)
+    torch.manual_seed(1234)
+    mean, std = (float(v) for v in kid.compute())
+    idx = jm.torchmetrics_subset_indices(120, 90, num_subsets=6, subset_size=40, seed=1234)
+    ours = jm.kernel_distance(x, y, subset_indices=idx)
+    # Same subsets, same float64 formula; the sums differ only in order.
+    np.testing.assert_allclose(float(ours.mean), mean, rtol=1e-12)
+    np.testing.assert_allclose(float(ours.std), std, rtol=1e-10)
+    with pytest.raises(ValueError, match="torchmetrics does not reduce it"):
+        jm.torchmetrics_subset_indices(120, 30, subset_size=40, seed=0)
+    with pytest.raises(ValueError, match="seed must be an integer"):
+        jm.torchmetrics_subset_indices(120, 90, subset_size=40, seed=-1)
+
+
 @pytest.mark.parametrize("n", [2, 5, 57, 600, 2100])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_radix_selection_returns_the_exact_order_statistic(rng, n, dtype):
