@@ -65,10 +65,9 @@ def time_interleaved(
     first call, compile included, is kept as ``Timing.first``); then every
     repeat runs all functions once, in order, each after ``settle`` seconds
     of idling. Without the pause one implementation's BLAS worker threads,
-    which busy-wait after a call (OpenBLAS for up to ~2^28 cycles, about
-    0.1 s), take a core from the next one: measured on FAD from statistics
-    at d = 512, 102 ms right after a NumPy ``eigh`` against 64 ms after a
-    0.3 s pause.
+    which busy-wait after a call (OpenBLAS for up to ~2^28 cycles), take a
+    core from the next one and inflate its time; the default pause outlasts
+    that busy-wait.
     """
     firsts, outs = {}, {}
     for name, fn in jitted.items():

@@ -1,6 +1,6 @@
 """Batched evaluation of many candidate sets: one batched call vs loops, same run.
 
-Scenario of issue 5: ``--sets`` candidate sets of ``--rows`` x ``--dim``
+Scenario: ``--sets`` candidate sets of ``--rows`` x ``--dim``
 against a ``--ref-rows`` x ``--dim`` reference; FD + KD (100 subsets of 1000)
 + PRDC (k = 5). Three ways, timed in the same run:
 

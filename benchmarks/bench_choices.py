@@ -11,7 +11,8 @@ benchmark data of ``bench_core.py``:
   interleaved with the references as in ``bench_core.py`` (their BLAS
   threads are part of the setting).
 - ``kd-batch``: KD subsets per vmapped batch (``_mmd.subsets_per_batch``):
-  1, 2 (the CPU rule) and the former 256 MiB rule, float32 and float64.
+  1, 2 (the CPU rule) and the accelerators' 256 MiB rule, float32 and
+  float64.
 - ``prdc-block``: PRDC's tile edge (``block_size``): 768, 1024 (default),
   1280, 2048.
 
@@ -124,7 +125,7 @@ def kd_batch(cache: DataCache) -> None:
         rows.append([precision, f"{old_rule}", cells])
     print_table(
         f"KD, {s} subsets of {size:,} from {n:,} x {d}, s, by subsets per vmapped batch",
-        ["precision", "former 256 MiB rule", "medians of 4"],
+        ["precision", "256 MiB rule (accelerators)", "medians of 4"],
         rows,
     )
 

@@ -5,9 +5,9 @@ Every row prints our time beside the reference's time measured in the same run
 the steady-state median), the speed-up and the relative error against a
 float64 reference. Run from the repository root::
 
-    /work/venv/bin/python benchmarks/bench_core.py --quick     # ~1-2 minutes
-    /work/venv/bin/python benchmarks/bench_core.py             # full sizes of issue 2
-    /work/venv/bin/python benchmarks/bench_core.py --large     # + PRDC at N = M = 100,000
+    python benchmarks/bench_core.py --quick     # smaller sizes
+    python benchmarks/bench_core.py             # full sizes
+    python benchmarks/bench_core.py --large     # + PRDC at N = M = 100,000
 
 Sections (``--sections``): ``fad`` (FAD from precomputed statistics, and n < d
 from raw embeddings), ``e2e`` (FAD from raw embeddings), ``kd`` (kernel

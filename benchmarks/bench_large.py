@@ -1,4 +1,4 @@
-"""Large-N runs of issue 5 on one machine: time and peak memory, ours only.
+"""Large-N runs of the metric core on one machine: time and peak memory, ours only.
 
 - ``kd``: kernel distance, 1,000 subsets of 1,000 from two 200,000 x 512 sets.
 - ``prdc``: PRDC at N = M = ``--rows`` (default 200,000), d = 512, k = 5; the

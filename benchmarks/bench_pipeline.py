@@ -19,8 +19,8 @@ embedder's rate unless ``--input-sr`` is given.
 Measured 2026-11-27 (this file's functions in one interleaved process, VGGish
 16 windows, median of 3, load average about 7 on 2 shared cores): VGGish
 ``fad+apa`` 2.29 win/s, bare adapter 2.30, bare forward 2.91, audio-metrics
-2.17 (ours 1.06x; overhead over the adapter +0.4%, against +10.1% with the
-previous per-window mixing); ``fad`` 2.34 against audio-metrics 2.41 (0.97x).
+2.17 (ours 1.06x; overhead over the adapter +0.4%); ``fad`` 2.34 against
+audio-metrics 2.41 (0.97x).
 CLAP, 4 windows, same run (load falling from 7 to 3 while it ran): ``fad``
 0.67 win/s for both (1.00x); ``fad+apa`` 0.61 against audio-metrics 0.32
 (1.9x); the adapter alone measured 0.55, slower than the pipeline, so load

@@ -150,9 +150,10 @@ def bootstrap_ci(
       paired: resample all samples with the same row indices (equal sizes).
       batch_size: resamples evaluated together (vmapped) in each step of the
         sequential loop. Default 1: the Fréchet path is not vmap-friendly on
-        CPU (measured: 8 resamples of 1000 x 64 rows take 4 s one at a time,
-        and did not finish in 120 s vmapped 4 at a time); raise it for metrics
-        that batch well, e.g. on an accelerator.
+        CPU (its LAPACK steps run one problem at a time under ``vmap`` anyway,
+        see :mod:`jaxmetrics._linalg`, so a batch saves little and holds
+        several resamples' data at once); raise it for metrics that batch
+        well, e.g. on an accelerator.
       precision: ``"float64"`` (default): the metric is traced under a scoped
         x64 context, so the core metrics' default float64 holds inside the
         loop. ``"float32"`` leaves the global flag alone: pass a metric set to

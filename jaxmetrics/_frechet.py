@@ -36,8 +36,9 @@ def _unit_stats(a: GaussianStats, b: GaussianStats, xp: Any = jnp):
     Returns ``(mean_a, cov_a, mean_b, cov_b, e)``: means times ``2^-e``,
     covariances times ``4^-e``; the Fréchet distance of the scaled
     statistics times ``4^e`` is that of the originals, and no product of
-    the trace term can overflow or underflow on the way (FAD of embeddings
-    around 1e77 was NaN before this).
+    the trace term can overflow or underflow on the way (unscaled,
+    embeddings around 1e77 have covariances around 1e154, whose products
+    overflow to inf and make FAD NaN).
     """
     big = xp.maximum(xp.max(xp.abs(a.covariance)), xp.max(xp.abs(b.covariance)))
     e = (_linalg.binary_exponent(big, xp) + 1) // 2
@@ -94,7 +95,7 @@ def frechet_distance_from_stats(
       method: the route to the trace term: ``"qr"`` (default; the accuracy of
         singular values), ``"eigh"`` (eigenvalues of ``C^T C``: faster, with
         errors 8-1000x larger on near-identical sets) or ``"svd"`` (singular
-        values of ``C``); measured times and errors are in the README.
+        values of ``C``); the README compares their times and errors.
 
     Returns:
       Scalar Fréchet distance (squared, as FAD is reported), ``>= 0``.
@@ -142,11 +143,10 @@ def _on_cpu_host(a: GaussianStats, b: GaussianStats) -> bool:
     default backend is the CPU, or JAX arrays on CPU devices) are handed to
     SciPy's LAPACK directly (:func:`jaxmetrics._host_lapack.frechet_from_stats`):
     the same steps as the jitted code's host callback, without JAX's dispatch
-    and the callback's transfers (d = 512: 48.9 ms against 55.6 ms jitted).
-    Below d = 160 XLA is as fast or faster: at d = 128, interleaved with the
-    references' torch and NumPy calls, 7.0-7.9 ms against 8.1-15.1 ms on the
-    host, whose small multi-threaded OpenBLAS calls wake sleeping threads
-    (``benchmarks/bench_choices.py --sections fad-route``). Traced
+    and the callback's transfers. Below d = 160 XLA is as fast or faster: the
+    host's small multi-threaded OpenBLAS calls must wake sleeping threads,
+    which costs more than they save (threshold chosen with
+    ``benchmarks/bench_choices.py --sections fad-route``). Traced
     statistics, other dtypes and accelerator arrays take the jitted route.
     """
     if a.mean.shape[0] < _linalg._HOST_MIN_DIM:

@@ -1,21 +1,21 @@
 """Float64 kernels that run on the host CPU through SciPy's BLAS and LAPACK.
 
 On CPU, XLA has no symmetric rank-k update (``syrk``), no triangular product
-(``trmm``) and a float64 matrix product at about half OpenBLAS's speed, so
+(``trmm``) and a float64 matrix product slower than OpenBLAS's, so
 the float64 steps that are pure dense linear algebra run here, inside one
 :func:`jax.pure_callback` each (:func:`float64_on_host`).
 
 The trace term calls SciPy's OpenBLAS only. NumPy wheels bundle a second
 OpenBLAS; alternating between the two within one computation leaves one
-library's worker threads spinning while the other's run, which measured a
-128 x 128 product at 20 ms instead of 0.25 ms on a 2-core machine. The mean
-and scatter matrix are the exception: one large NumPy ``syrk`` (its OpenBLAS
-was the faster of the two for it here), a separate callback.
+library's worker threads spinning while the other's run, so that on a machine
+with few cores even small products wait for a core. The mean and scatter
+matrix are the exception: one large NumPy ``syrk`` (NumPy's OpenBLAS is the
+faster of the two for it) in a callback of its own, a single call with
+nothing to alternate with.
 
 LAPACK workspaces are queried (``*_lwork``): SciPy's wrappers otherwise pass
 the minimum, which makes ``sytrd``/``geqrf`` fall back to their unblocked
-code (``syrk`` + ``syevd`` of the eigenvalue route at d = 2048: 0.92 s with
-the default workspace, 0.61 s with the queried one).
+(matrix-vector, BLAS level 2) code instead of the blocked level-3 one.
 """
 
 from __future__ import annotations

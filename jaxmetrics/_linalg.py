@@ -58,9 +58,9 @@ def mean_and_scatter(x: jax.Array, dtype: Any) -> tuple[jax.Array, jax.Array]:
     """Mean and scatter matrix ``Xc^T Xc`` (``Xc`` = centred rows) in ``dtype``.
 
     The rows are centred before the product (no ``E[xx^T] - mu mu^T``
-    cancellation). XLA has no symmetric rank-k update, and its CPU float64
-    product ran at about 48 GFLOP/s here against about 65 for OpenBLAS's
-    ``syrk``, which also does half the flops. So float32 rows wanted in
+    cancellation). XLA has no symmetric rank-k update, so it does twice the
+    flops of BLAS ``syrk``, and its CPU float64 product is slower per flop
+    than OpenBLAS's. So float32 rows wanted in
     float64 (embeddings as models emit them) are, on CPU, widened, centred and
     multiplied by NumPy (BLAS ``syrk``) in one :func:`jax.pure_callback`; the
     values are the same up to summation order.
@@ -162,10 +162,9 @@ def covariance_factor(sigma: jax.Array) -> CovarianceFactor:
 
 TRACE_METHODS: tuple[str, ...] = ("qr", "eigh", "svd")
 
-# Below this dimension the callback's fixed cost (about 1 ms here) outweighs
-# what the host's BLAS saves: the whole FAD from statistics took 2.8 ms in
-# XLA against 3.8 ms through the host at d = 128, and 18.3 ms against
-# 10.5 ms at d = 256.
+# Below this dimension the callback's fixed cost (transfers, waking the host
+# BLAS's threads) outweighs what the host's BLAS and LAPACK save; chosen with
+# benchmarks/bench_choices.py --sections fad-route.
 _HOST_MIN_DIM = 160
 
 
@@ -289,8 +288,9 @@ def trace_sqrt_of_factors(
       FAD error 7.6e-15 to 1.2e-13 on the near-identical sets of
       ``benchmarks/bench_core.py`` (d = 128 to 2048, covariance conditions 1e3
       to 1e10), against 9.3e-13 to 1.9e-11 for ``"eigh"`` and 5.7e-13 to
-      8.9e-12 for ``scipy.linalg.sqrtm`` (1.5e-8 at condition 1e10). It took
-      0.55x the time of the ``"svd"`` route at d = 2048.
+      8.9e-12 for ``scipy.linalg.sqrtm`` (1.5e-8 at condition 1e10). It is
+      also faster than the ``"svd"`` route at large d (``bench_core.py``
+      times the routes).
     * ``"eigh"``: eigenvalues only of ``C^T C``, clipped at zero (the fastest:
       tridiagonal reduction costs half the flops of bidiagonal reduction).
       Squaring ``C`` leaves each eigenvalue with an error ``~eps * λmax``, so
@@ -358,7 +358,8 @@ def _nuclear_norm_jvp(primals, tangents):
 def _lapack_eigenvalues(m: jax.Array) -> jax.Array:
     # jaxlib's CPU LAPACK kernel for syevd, called with jobz = "N" (values
     # only: tridiagonal reduction + root-free QR). jnp.linalg.eigvalsh always
-    # asks for vectors and takes about twice as long at d = 2048.
+    # asks for vectors, whose divide-and-conquer and back-transformation cost
+    # more flops than the reduction itself.
     target = _jaxlib_lapack.prepare_lapack_call("syevd_ffi", m.dtype)
     shapes = (
         jax.ShapeDtypeStruct(m.shape, m.dtype),

@@ -138,12 +138,8 @@ def subsets_per_batch(
 
     On accelerators, as many as fit three kernel blocks each in 256 MiB. On
     the CPU, as many as keep them in about a last-level cache (32 MiB), and
-    at least 2: the products and kernel sums then work from cache. Measured
-    on the 2-core benchmark machine (100 subsets of 1,000 from sets of
-    10,000, d = 512; ``benchmarks/bench_choices.py --sections kd-batch``):
-    float32 2.68 s with 2 subsets per batch against 3.64 s with the 256 MiB
-    rule (22) and 2.93 s with 1; float64 5.71 s against 7.25 s (11) and
-    9.21 s (1).
+    at least 2: the products and kernel sums then work from cache (rule
+    chosen with ``benchmarks/bench_choices.py --sections kd-batch``).
 
     Args:
       num_subsets: number of subsets.

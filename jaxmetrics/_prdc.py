@@ -114,8 +114,8 @@ def _smallest(values: jax.Array, index: jax.Array, width: int):
     entry): ties are taken one entry at a time, so the result is right
     whatever the ties. Returns ``(values, index, rest)`` with ``rest <=``
     every entry not returned; once a row runs out of finite values, the
-    slots left get ``(inf, -1)``. (Reductions and selects only: XLA:CPU's
-    argmin and scatters are several times slower here.)
+    slots left get ``(inf, -1)``. (Reductions and selects only: XLA:CPU
+    runs argmin and scatters several times slower than min reductions.)
     """
     picked_v, picked_i = [], []
     width_in = values.shape[1]
@@ -527,7 +527,8 @@ def prdc(
       candidate: ``(M, d)`` generated embeddings.
       k: neighbourhood size, ``1 <= k < min(N, M)``; static.
       block_size: tile edge (memory is a few ``block_size^2`` floats); the
-        result does not depend on it.
+        result does not depend on it. The default was chosen with
+        ``benchmarks/bench_choices.py --sections prdc-block``.
       precision: ``"float64"`` (default) or ``"float32"`` (distances from
         float32 differences: decisions within ~1e-6 relative of a radius can
         differ from exact arithmetic).
