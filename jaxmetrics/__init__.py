@@ -6,17 +6,10 @@ NamedTuple pytrees, and the default precision is float64 under a scoped x64
 context (the global ``jax_enable_x64`` flag is never changed).
 """
 
-from jaxmetrics._apa import APA, apa, apa_from_distances
-from jaxmetrics._batch import (
-    apa_batch,
-    evaluate_batch,
-    frechet_distance_batch,
-    kernel_distance_batch,
-    prdc_batch,
-    stack_sets,
-)
-from jaxmetrics._bootstrap import BootstrapCI, bootstrap_ci, bootstrap_indices
-from jaxmetrics._extrapolation import (
+from jaxmetrics._src.kernels import median_pairwise_distance
+from jaxmetrics._src.version import VERSION
+from jaxmetrics.analysis.bootstrap import BootstrapCI, bootstrap_ci, bootstrap_indices
+from jaxmetrics.analysis.extrapolation import (
     Extrapolation,
     fit_inverse_n,
     frechet_distance_inf,
@@ -24,29 +17,39 @@ from jaxmetrics._extrapolation import (
     resample_indices,
     sample_sizes,
 )
-from jaxmetrics._frechet import frechet_distance, frechet_distance_from_stats
-from jaxmetrics._kernels import median_pairwise_distance
-from jaxmetrics._mmd import (
+from jaxmetrics.analysis.sweeps import kernel_distance_sweep, mmd2_sweep
+from jaxmetrics.metrics.apa import APA, apa, apa_from_distances
+from jaxmetrics.metrics.batch import (
+    apa_batch,
+    evaluate_batch,
+    frechet_distance_batch,
+    kernel_distance_batch,
+    prdc_batch,
+    stack_sets,
+)
+from jaxmetrics.metrics.frechet import frechet_distance, frechet_distance_from_stats
+from jaxmetrics.metrics.mmd import (
     KernelDistance,
-    effective_subset_size,
     kad,
     kernel_distance,
     mmd2,
+)
+from jaxmetrics.metrics.prdc import PRDC, prdc
+from jaxmetrics.metrics.stats import GaussianStats, gaussian_stats, merge_stats
+from jaxmetrics.metrics.subsets import (
+    effective_subset_size,
     numpy_subset_indices,
     torch_fidelity_subset_indices,
     torchmetrics_subset_indices,
 )
-from jaxmetrics._prdc import PRDC, prdc
-from jaxmetrics._stats import GaussianStats, gaussian_stats, merge_stats
-from jaxmetrics._sweeps import kernel_distance_sweep, mmd2_sweep
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
 
 def __getattr__(name: str):
     """Import the audio pipeline (``AudioMetrics``) on first use; the core stays light."""
     if name == "AudioMetrics":
-        from jaxmetrics._audio_metrics import AudioMetrics
+        from jaxmetrics.audio.audio_metrics import AudioMetrics
 
         return AudioMetrics
     raise AttributeError(f"module 'jaxmetrics' has no attribute {name!r}")

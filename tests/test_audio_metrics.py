@@ -14,8 +14,10 @@ import numpy as np
 import pytest
 
 import jaxmetrics as jm
-from jaxmetrics import _mixing, _state, _windows
-from jaxmetrics._synthetic_audio import synth_clip
+from jaxmetrics.audio import mixing as _mixing
+from jaxmetrics.audio import state as _state
+from jaxmetrics.audio import windows as _windows
+from jaxmetrics.audio.synthetic_audio import synth_clip
 
 pytest.importorskip("librosa")
 
@@ -47,7 +49,7 @@ def make(metrics, **kw):
 def test_import_does_not_import_torch():
     code = (
         "import sys, jaxmetrics; from jaxmetrics import AudioMetrics; "
-        "import jaxmetrics._audio_files, jaxmetrics.cli; assert 'torch' not in sys.modules, 1; "
+        "import jaxmetrics.audio.files, jaxmetrics.cli; assert 'torch' not in sys.modules, 1; "
         "assert 'embedders' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -412,7 +414,7 @@ def test_state_round_trip(songs, tmp_path):
 
 
 def _state_version():
-    from jaxmetrics._audio_metrics import STATE_VERSION
+    from jaxmetrics.audio.audio_metrics import STATE_VERSION
 
     return STATE_VERSION
 

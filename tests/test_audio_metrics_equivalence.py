@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import jaxmetrics as jm
-from jaxmetrics._synthetic_audio import synth_clip
+from jaxmetrics.audio.synthetic_audio import synth_clip
 
 pytestmark = pytest.mark.reference
 

@@ -11,7 +11,7 @@ import pytest
 import references as ref
 
 import jaxmetrics as jm
-from jaxmetrics import _bootstrap
+from jaxmetrics.analysis import bootstrap as _bootstrap
 
 N_X, N_Y, DIM, RESAMPLES = 120, 100, 5, 40
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from jaxmetrics import cli
-from jaxmetrics._synthetic_audio import synth_clip
+from jaxmetrics.audio.synthetic_audio import synth_clip
 
 pytest.importorskip("librosa")
 sf = pytest.importorskip("soundfile")

@@ -77,7 +77,7 @@ def test_gradient_against_finite_differences(case, jit, global_x64):
 
 def test_trace_term_gradient_in_closed_form_against_finite_differences(rng):
     """d tr sqrt(Σx Σy) = (1/2) tr(Gx dΣx + Gy dΣy), checked on both arguments."""
-    from jaxmetrics import _linalg
+    from jaxmetrics._src import linalg as _linalg
 
     a, b = rng.normal(size=(40, 6)), rng.normal(size=(40, 6))
     sx, sy = np.cov(a, rowvar=False), np.cov(b, rowvar=False)

@@ -9,7 +9,7 @@ import pytest
 import references as ref
 
 import jaxmetrics as jm
-from jaxmetrics import _extrapolation
+from jaxmetrics.analysis import extrapolation as _extrapolation
 
 # One shape for most tests, so the compiled FAD∞ program is shared between them.
 N_REF, N_CAND, DIM, STEPS, MIN_N = 500, 400, 6, 5, 50

@@ -11,6 +11,8 @@ import references as ref
 from references import correlated_gaussian
 
 import jaxmetrics as jm
+from jaxmetrics._src import linalg as _linalg
+from jaxmetrics.metrics import frechet as _frechet
 
 # Both our route (Cholesky/eigh factor + symmetric eigenvalues) and scipy's
 # Schur sqrtm are backward stable in float64 on well-conditioned covariances;
@@ -141,7 +143,7 @@ def test_jit_and_eager_agree_and_no_recompile(rng):
         sx, sy = jm.gaussian_stats(x), jm.gaussian_stats(y)
         jitted = jax.jit(jm.frechet_distance_from_stats)
         np.testing.assert_allclose(float(jitted(sx, sy)), eager, rtol=1e-10)
-        counted = chex.assert_max_traces(jm._frechet._frechet_from_stats.__wrapped__, n=1)
+        counted = chex.assert_max_traces(_frechet.frechet_of_stats.__wrapped__, n=1)
         fn = jax.jit(counted)
         fn(sx, sy)
         fn(jm.gaussian_stats(x + 1.0), sy)  # same shapes: no new trace
@@ -150,9 +152,9 @@ def test_jit_and_eager_agree_and_no_recompile(rng):
 def test_second_call_does_not_recompile(rng):
     x = rng.normal(size=(120, 12))
     jm.frechet_distance(x, x + 1.0)
-    before = jm._frechet._frechet_via_stats._cache_size()
+    before = _frechet._frechet_via_stats._cache_size()
     jm.frechet_distance(x * 2.0, x - 1.0)
-    assert jm._frechet._frechet_via_stats._cache_size() == before
+    assert _frechet._frechet_via_stats._cache_size() == before
 
 
 @pytest.mark.parametrize("d", [24, 192, 320])
@@ -167,15 +169,15 @@ def test_eager_host_route_matches_the_jitted_route(rng, d, method):
     y = correlated_gaussian(rng, 3000, d, shift=0.05)
     sx, sy = (jm.GaussianStats(*map(np.asarray, jm.gaussian_stats(v))) for v in (x, y))
     copies = [np.array(v) for s in (sx, sy) for v in s]
-    on_host = d >= jm._linalg._HOST_MIN_DIM
-    assert jm._frechet._on_cpu_host(sx, sy) == on_host
+    on_host = d >= _linalg.HOST_MIN_DIM
+    assert _frechet._on_cpu_host(sx, sy) == on_host
     eager = float(jm.frechet_distance_from_stats(sx, sy, method=method))
     with jax.enable_x64(True):
         jitted = float(
             jax.jit(jm.frechet_distance_from_stats, static_argnames="method")(sx, sy, method=method)
         )
         on_device = jax.tree.map(jnp.asarray, (sx, sy))  # JAX arrays on the CPU: same route
-        assert jm._frechet._on_cpu_host(*on_device) == on_host
+        assert _frechet._on_cpu_host(*on_device) == on_host
         from_jax = float(jm.frechet_distance_from_stats(*on_device, method=method))
     np.testing.assert_allclose(eager, jitted, rtol=1e-11)
     assert from_jax == eager
@@ -187,14 +189,14 @@ def test_host_route_is_only_for_concrete_float64_cpu_statistics(rng):
     x = rng.normal(size=(400, 192))
     s64 = jm.GaussianStats(*map(np.asarray, jm.gaussian_stats(x)))
     s32 = jm.GaussianStats(*(np.asarray(v, np.float32) for v in s64))
-    assert jm._frechet._on_cpu_host(s64, s64)
-    assert not jm._frechet._on_cpu_host(s32, s64)
+    assert _frechet._on_cpu_host(s64, s64)
+    assert not _frechet._on_cpu_host(s32, s64)
     small = jm.GaussianStats(*map(np.asarray, jm.gaussian_stats(x[:, :16])))
-    assert not jm._frechet._on_cpu_host(small, small)  # below d = 160: XLA
+    assert not _frechet._on_cpu_host(small, small)  # below d = 160: XLA
     seen = []
 
     def probe(a):
-        seen.append(jm._frechet._on_cpu_host(a, a))
+        seen.append(_frechet._on_cpu_host(a, a))
         return a.mean.sum()
 
     with jax.enable_x64(True):

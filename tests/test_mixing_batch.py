@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import jaxmetrics as jm
-from jaxmetrics import _mixing
+from jaxmetrics.audio import mixing as _mixing
 
 pyln = pytest.importorskip("pyloudnorm")
 

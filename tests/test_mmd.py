@@ -9,7 +9,7 @@ import pytest
 import references as ref
 
 import jaxmetrics as jm
-from jaxmetrics import _mmd
+from jaxmetrics.metrics import mmd as _mmd
 
 # Both sides sum the same float64 kernel values in different orders; sums of
 # ~1e6 terms of size ~1 agree to ~1e-13 relative. The MMD² is a difference of
@@ -59,7 +59,7 @@ def test_mmd2_rbf_with_median_heuristic(rng):
 
 @pytest.mark.parametrize("n_x,n_y,route", [(600, 500, "subsets"), (300, 350, "whole")])
 def test_kernel_distance_matches_loop_with_same_indices(rng, n_x, n_y, route, monkeypatch):
-    monkeypatch.setattr(_mmd, "_choose_route", lambda *args: route)
+    monkeypatch.setattr(_mmd, "choose_route", lambda *args: route)
     x = rng.normal(size=(n_x, 32))
     y = rng.normal(0.1, size=(n_y, 32))
     idx = jm.numpy_subset_indices(n_x, n_y, num_subsets=12, subset_size=128, seed=7)
@@ -78,7 +78,7 @@ def test_whole_route_handles_repeated_indices(rng, monkeypatch):
     idx_y = rng.integers(0, 50, size=(5, 30))
     _, _, expected = ref.kernel_distance_loop(x, y, idx_x, idx_y)
     for route in ("whole", "subsets"):
-        monkeypatch.setattr(_mmd, "_choose_route", lambda *args, r=route: r)
+        monkeypatch.setattr(_mmd, "choose_route", lambda *args, r=route: r)
         _, values = jm.kernel_distance(x, y, subset_indices=(idx_x, idx_y), return_values=True)
         np.testing.assert_allclose(np.asarray(values), expected, rtol=1e-10, atol=ATOL_KD)
 
@@ -102,7 +102,7 @@ def test_subsets_per_batch_keeps_cpu_batches_in_cache():
 @pytest.mark.parametrize("batch", [1, 2, 5])
 def test_subset_batch_size_does_not_change_values(rng, batch, monkeypatch):
     monkeypatch.setattr(_mmd, "subsets_per_batch", lambda *args: batch)
-    monkeypatch.setattr(_mmd, "_choose_route", lambda *args: "subsets")
+    monkeypatch.setattr(_mmd, "choose_route", lambda *args: "subsets")
     x = rng.normal(size=(300, 16))
     y = rng.normal(0.2, size=(300, 16))
     idx = jm.numpy_subset_indices(300, 300, num_subsets=7, subset_size=64, seed=3)
@@ -112,8 +112,8 @@ def test_subset_batch_size_does_not_change_values(rng, batch, monkeypatch):
 
 
 def test_route_choice_is_by_cost():
-    assert _mmd._choose_route(3000, 3000, 512, 100, 1000) == "whole"
-    assert _mmd._choose_route(10000, 10000, 512, 100, 1000) == "subsets"
+    assert _mmd.choose_route(3000, 3000, 512, 100, 1000) == "whole"
+    assert _mmd.choose_route(10000, 10000, 512, 100, 1000) == "subsets"
 
 
 def test_key_reproducible_and_unbiased(rng):
@@ -317,7 +317,7 @@ def test_radix_selection_returns_the_exact_order_statistic(rng, n, dtype):
     import jax.numpy as jnp
     from scipy.spatial.distance import pdist
 
-    from jaxmetrics import _kernels
+    from jaxmetrics._src import kernels as _kernels
 
     x = rng.integers(-3, 4, size=(n, 6)).astype(np.float64)
     x[: n // 3] = x[0]

@@ -82,8 +82,8 @@ def _bounds_and_exact(x):
     import jax.numpy as jnp
     import oracle
 
-    from jaxmetrics import _distance_bounds as db
-    from jaxmetrics import _linalg
+    from jaxmetrics._src import distance_bounds as db
+    from jaxmetrics._src import linalg as _linalg
 
     with jax.enable_x64(True):
         rows = jnp.asarray(x)
@@ -132,7 +132,7 @@ def test_difference_formula_has_the_same_bits_in_any_shape(rng):
     import jax
     import jax.numpy as jnp
 
-    from jaxmetrics._distance_bounds import pair_sq_distances
+    from jaxmetrics._src.distance_bounds import pair_sq_distances
 
     for d in (1, 5, 100, 512, 1000):
         a, b = rng.normal(size=(64, d)), rng.normal(size=(64, d))

@@ -8,7 +8,7 @@ import pytest
 import references as ref
 
 import jaxmetrics as jm
-from jaxmetrics import _sweeps
+from jaxmetrics.analysis import sweeps as _sweeps
 
 ATOL = 1e-11  # as tests/test_mmd.py: sums of ~1e4 kernel values of size ~1
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import jaxmetrics as jm
-from jaxmetrics import _frechet
+from jaxmetrics.metrics import frechet as _frechet
 
 GOOD = np.random.default_rng(0).normal(size=(20, 4))
 

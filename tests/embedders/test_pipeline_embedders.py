@@ -17,8 +17,8 @@ import pytest
 from emb_helpers import need
 
 import jaxmetrics as jm
-from jaxmetrics._state import score_embeddings
-from jaxmetrics._synthetic_audio import synth_clip
+from jaxmetrics.audio.state import score_embeddings
+from jaxmetrics.audio.synthetic_audio import synth_clip
 
 pytestmark = pytest.mark.embedders
 

@@ -10,8 +10,12 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxmetrics import _host_lapack, _linalg, _precision, _stats, _validation
-from jaxmetrics._stats import GaussianStats
+from jaxmetrics._src import host_lapack as _host_lapack
+from jaxmetrics._src import linalg as _linalg
+from jaxmetrics._src import precision as _precision
+from jaxmetrics._src import validation as _validation
+from jaxmetrics.metrics import stats as _stats
+from jaxmetrics.metrics.stats import GaussianStats
 
 
 def _times_power_of_two(v: Any, k: Any, xp: Any = jnp) -> Any:
@@ -48,7 +52,8 @@ def _unit_stats(a: GaussianStats, b: GaussianStats, xp: Any = jnp):
 
 
 @functools.partial(jax.jit, static_argnames=("method",))
-def _frechet_from_stats(a: GaussianStats, b: GaussianStats, method: str = "qr") -> jax.Array:
+def frechet_of_stats(a: GaussianStats, b: GaussianStats, method: str = "qr") -> jax.Array:
+    """The jitted Fréchet distance of two validated statistics (scaled by a power of two)."""
     mean_a, cov_a, mean_b, cov_b, e = _unit_stats(a, b)
     diff = mean_a - mean_b
     traces = jnp.trace(cov_a) + jnp.trace(cov_b)
@@ -84,7 +89,7 @@ def frechet_distance_from_stats(
     covariances are definite): by default the eigenvalues of ``R R^T`` for the
     ``R`` of ``C = QR``, so nothing is squared; singular values of ``C`` when a
     covariance is singular, so the zero part of the spectrum adds no noise
-    (see :func:`jaxmetrics._linalg.trace_sqrt_of_factors`): never complex,
+    (see :func:`jaxmetrics._src.linalg.trace_sqrt_of_factors`): never complex,
     never NaN, also for singular covariances. The computation runs in the
     dtype of the statistics (float64 for those made by :func:`gaussian_stats`
     with its default precision).
@@ -121,7 +126,7 @@ def frechet_distance_from_stats(
     a = _stats.check_stats(a, "a")
     b = _stats.check_stats(b, "b")
     _validation.check_same_dim(a.mean, b.mean, "a", "b")
-    precision = "float64" if _stats._result_is_x64(a, b) else "float32"
+    precision = "float64" if _stats.result_is_x64(a, b) else "float32"
     if _on_cpu_host(a, b):
         host = (
             GaussianStats(*(np.asarray(v) for v in a)),
@@ -132,7 +137,7 @@ def frechet_distance_from_stats(
         with jax.enable_x64(True):
             return jnp.asarray(value, jnp.float64)
     with _precision.precision_scope(precision, _validation.is_traced(a, b)):
-        return _frechet_from_stats(_stats._as_jax(a), _stats._as_jax(b), method)
+        return frechet_of_stats(_stats.stats_as_jax(a), _stats.stats_as_jax(b), method)
 
 
 def _on_cpu_host(a: GaussianStats, b: GaussianStats) -> bool:
@@ -141,7 +146,7 @@ def _on_cpu_host(a: GaussianStats, b: GaussianStats) -> bool:
     From d = 160 (where the jitted code itself calls the host's LAPACK),
     concrete float64 arrays that live on the CPU (NumPy arrays where JAX's
     default backend is the CPU, or JAX arrays on CPU devices) are handed to
-    SciPy's LAPACK directly (:func:`jaxmetrics._host_lapack.frechet_from_stats`):
+    SciPy's LAPACK directly (:func:`jaxmetrics._src.host_lapack.frechet_from_stats`):
     the same steps as the jitted code's host callback, without JAX's dispatch
     and the callback's transfers. Below d = 160 XLA is as fast or faster: the
     host's small multi-threaded OpenBLAS calls must wake sleeping threads,
@@ -149,7 +154,7 @@ def _on_cpu_host(a: GaussianStats, b: GaussianStats) -> bool:
     ``benchmarks/bench_choices.py --sections fad-route``). Traced
     statistics, other dtypes and accelerator arrays take the jitted route.
     """
-    if a.mean.shape[0] < _linalg._HOST_MIN_DIM:
+    if a.mean.shape[0] < _linalg.HOST_MIN_DIM:
         return False
     leaves = (a.mean, a.covariance, b.mean, b.covariance)
     for leaf in leaves:
@@ -185,8 +190,8 @@ def _frechet_cross_gram(x: jax.Array, y: jax.Array, dtype: Any) -> jax.Array:
 @functools.partial(jax.jit, static_argnames=("dtype", "method"))
 def _frechet_via_stats(x: jax.Array, y: jax.Array, dtype: Any, method: str) -> jax.Array:
     x, y, e = _unit_rows(x.astype(dtype), y.astype(dtype))
-    a, b = _stats._gaussian_stats(x, dtype), _stats._gaussian_stats(y, dtype)
-    return _times_power_of_two(_frechet_from_stats(a, b, method), 2 * e)
+    a, b = _stats.compute_gaussian_stats(x, dtype), _stats.compute_gaussian_stats(y, dtype)
+    return _times_power_of_two(frechet_of_stats(a, b, method), 2 * e)
 
 
 def _use_cross_gram(n: int, m: int, d: int) -> bool:

@@ -11,8 +11,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from jaxmetrics import _apa, _frechet, _mmd, _prdc, _stats
-from jaxmetrics._stats import GaussianStats
+from jaxmetrics.metrics import apa as _apa
+from jaxmetrics.metrics import frechet as _frechet
+from jaxmetrics.metrics import mmd as _mmd
+from jaxmetrics.metrics import prdc as _prdc
+from jaxmetrics.metrics import stats as _stats
+from jaxmetrics.metrics import subsets as _subsets
+from jaxmetrics.metrics.stats import GaussianStats
 
 __all__ = [
     "KD_NUM_SUBSETS",
@@ -208,7 +213,7 @@ def kernel_distance_as_audio_metrics(candidate: np.ndarray, reference: np.ndarra
     """KD with the subsets audio-metrics 1.0.4 draws (100 subsets of up to 1000, seed 1234)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*subset_size.*", category=UserWarning)
-        idx = _mmd.numpy_subset_indices(
+        idx = _subsets.numpy_subset_indices(
             candidate.shape[0],
             reference.shape[0],
             num_subsets=KD_NUM_SUBSETS,

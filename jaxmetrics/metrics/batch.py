@@ -22,22 +22,26 @@ import numpy as np
 from jax import lax
 from jax.typing import ArrayLike
 
-from jaxmetrics import (
-    _distance_bounds,
-    _kernels,
-    _linalg,
-    _mmd,
-    _prdc,
-    _precision,
-    _sharding,
-    _stats,
-    _validation,
-)
-from jaxmetrics._apa import APA, _apa_score
-from jaxmetrics._kernels import KernelSpec
-from jaxmetrics._mmd import KernelDistance
-from jaxmetrics._prdc import PRDC
-from jaxmetrics._stats import GaussianStats
+from jaxmetrics._src import distance_bounds as _distance_bounds
+from jaxmetrics._src import kernels as _kernels
+from jaxmetrics._src import linalg as _linalg
+from jaxmetrics._src import precision as _precision
+from jaxmetrics._src import sharding as _sharding
+from jaxmetrics._src import validation as _validation
+from jaxmetrics._src.kernels import KernelSpec
+from jaxmetrics.metrics import mmd as _mmd
+from jaxmetrics.metrics import prdc as _prdc
+from jaxmetrics.metrics import stats as _stats
+from jaxmetrics.metrics import subsets as _subsets
+from jaxmetrics.metrics.apa import APA, score_from_distances
+from jaxmetrics.metrics.mmd import KernelDistance
+from jaxmetrics.metrics.prdc import PRDC
+from jaxmetrics.metrics.stats import GaussianStats
+
+# Why this module is long: the batched forms of FD, KD, PRDC and APA and the
+# fused evaluate_batch share the per-set machinery here (stacks, counts,
+# padding, the sequential or sharded map over sets); each calls the jitted
+# core of its single form, which lives in that metric's module.
 
 Devices = Sequence[jax.Device] | str | None
 
@@ -225,7 +229,7 @@ def frechet_distance_batch(
     devices = _sharding.resolve_devices(devices)
     with _precision.precision_scope(precision, False) as dtype:
         return _frechet_batch(
-            _stats._as_jax(ref),
+            _stats.stats_as_jax(ref),
             jnp.asarray(cands),
             jnp.asarray(counts),
             dtype=dtype,
@@ -268,12 +272,12 @@ def apa_batch(
     opts = {"counts": counts, "precision": precision, "devices": devices}
     d_y_x = frechet_distance_batch(ref, candidates, **opts)
     d_y_xp = frechet_distance_batch(anti, candidates, **opts)
-    from jaxmetrics._frechet import frechet_distance_from_stats
+    from jaxmetrics.metrics.frechet import frechet_distance_from_stats
 
     d_x_xp = frechet_distance_from_stats(ref, anti)
     with _precision.precision_scope(precision, False):
         d_x_xp = jnp.broadcast_to(d_x_xp, d_y_x.shape)
-        return APA(_apa_score(d_y_x, d_y_xp, d_x_xp), d_y_x, d_y_xp, d_x_xp)
+        return APA(score_from_distances(d_y_x, d_y_xp, d_x_xp), d_y_x, d_y_xp, d_x_xp)
 
 
 # --------------------------------------------------------------------------
@@ -381,16 +385,16 @@ def _kd_batch(
     x = x.astype(dtype)
     n_x, total = x.shape[0], cands.shape[1]
     key_x, key_y = jax.random.split(key)
-    idx_x = _mmd.draw_subsets(key_x, n_x, n_x, num_subsets, size)
+    idx_x = _subsets.draw_subsets(key_x, n_x, n_x, num_subsets, size)
 
     def spec_for(gamma):
         return KernelSpec(kind, degree, gamma.astype(dtype), coef0.astype(dtype))
 
     if route == "whole":
-        cx = _mmd._count_matrix(idx_x, n_x, dtype)
+        cx = _mmd.count_matrix(idx_x, n_x, dtype)
         shared_x = (
             cx,
-            _mmd._offdiag_sums(spec_for(gammas[0]), x, cx) if kind == "polynomial" else None,
+            _mmd.offdiag_kernel_sums(spec_for(gammas[0]), x, cx) if kind == "polynomial" else None,
         )
     else:
         shared_x = (None, None)
@@ -399,16 +403,16 @@ def _kd_batch(
         cx, kxx = shared
         spec = spec_for(gamma)
         y = jnp.where((jnp.arange(total) < m)[:, None], y.astype(dtype), 0.0)
-        idx_y = _mmd.draw_subsets(key_y, total, m, num_subsets, size)
+        idx_y = _subsets.draw_subsets(key_y, total, m, num_subsets, size)
         if route == "whole":
-            cy = _mmd._count_matrix(idx_y, total, dtype)
+            cy = _mmd.count_matrix(idx_y, total, dtype)
             if kxx is None:  # rbf: the bandwidth (hence K_xx) differs per set
-                kxx = _mmd._offdiag_sums(spec, x, cx)
-            kyy = _mmd._offdiag_sums(spec, y, cy)
-            kxy = _mmd._weighted_sums(spec, x, y, cx, cy)
-            return _mmd._mmd2_from_sums(kxx, kyy, kxy, size, size, "unbiased")
+                kxx = _mmd.offdiag_kernel_sums(spec, x, cx)
+            kyy = _mmd.offdiag_kernel_sums(spec, y, cy)
+            kxy = _mmd.weighted_kernel_sums(spec, x, y, cx, cy)
+            return _mmd.mmd2_from_sums(kxx, kyy, kxy, size, size, "unbiased")
         return lax.map(
-            lambda ij: _mmd._subset_mmd2(spec, x[ij[0]], y[ij[1]]), (idx_x, idx_y), batch_size=batch
+            lambda ij: _mmd.subset_mmd2(spec, x[ij[0]], y[ij[1]]), (idx_x, idx_y), batch_size=batch
         )
 
     values = _map_sets(one, shared_x, [cands, counts, gammas], devices)
@@ -498,7 +502,7 @@ def kernel_distance_batch(
             gammas = 1.0 / (2.0 * jnp.stack(medians) ** 2)
         else:
             gammas = jnp.full((s,), 1.0 / (2.0 * bandwidth**2), dtype)
-        route = _mmd._choose_route(n_x, total, d, num_subsets, subset_size)
+        route = _mmd.choose_route(n_x, total, d, num_subsets, subset_size)
         batch = _mmd.subsets_per_batch(num_subsets, subset_size, dtype, devices)
         result, values = _kd_batch(
             jnp.asarray(reference),

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import functools
-import warnings
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
 from jax.typing import ArrayLike
 
-from jaxmetrics import _kernels, _linalg, _precision, _sharding, _validation
-from jaxmetrics._kernels import KernelSpec
+from jaxmetrics._src import kernels as _kernels
+from jaxmetrics._src import linalg as _linalg
+from jaxmetrics._src import precision as _precision
+from jaxmetrics._src import sharding as _sharding
+from jaxmetrics._src import validation as _validation
+from jaxmetrics._src.kernels import KernelSpec
+from jaxmetrics.metrics import subsets as _subsets
+
+# Why this module is long: the full-set MMD² and the subset kernel distance
+# share the kernel sums, the kernel resolution and the route between them;
+# the subset draws and the peers' presets live in subsets.py.
 
 ESTIMATORS: tuple[str, ...] = ("unbiased", "biased", "u-statistic")
 
@@ -40,7 +47,9 @@ class KernelDistance(NamedTuple):
 # --------------------------------------------------------------------------
 
 
-def _weighted_sums(spec: KernelSpec, a: jax.Array, b: jax.Array, wa: jax.Array, wb: jax.Array):
+def weighted_kernel_sums(
+    spec: KernelSpec, a: jax.Array, b: jax.Array, wa: jax.Array, wb: jax.Array
+):
     """``wa[k] @ K(a, b) @ wb[k]`` for every row ``k`` of the weight matrices.
 
     Rows of ``a`` are processed in blocks so the kernel matrix never exists in
@@ -64,19 +73,20 @@ def _weighted_sums(spec: KernelSpec, a: jax.Array, b: jax.Array, wa: jax.Array, 
     return acc
 
 
-def _count_matrix(indices: jax.Array, n: int, dtype: Any) -> jax.Array:
+def count_matrix(indices: jax.Array, n: int, dtype: Any) -> jax.Array:
     """``(subsets, n)`` multiplicities of each row in each subset."""
     rows = jnp.arange(indices.shape[0])[:, None]
     return jnp.zeros((indices.shape[0], n), dtype).at[rows, indices].add(1.0)
 
 
-def _offdiag_sums(spec: KernelSpec, x: jax.Array, counts: jax.Array) -> jax.Array:
+def offdiag_kernel_sums(spec: KernelSpec, x: jax.Array, counts: jax.Array) -> jax.Array:
     """Sum over ordered pairs of distinct subset positions of ``k(x_a, x_b)``."""
-    total = _weighted_sums(spec, x, x, counts, counts)
+    total = weighted_kernel_sums(spec, x, x, counts, counts)
     return total - _linalg.matmul(counts, _kernels.kernel_diagonal(spec, x))
 
 
-def _mmd2_from_sums(kxx, kyy, kxy, n, m, estimator, trace_xy=None):
+def mmd2_from_sums(kxx, kyy, kxy, n, m, estimator, trace_xy=None):
+    """MMD² from kernel sums: ``kxx``, ``kyy`` without their diagonals unless biased."""
     if estimator == "biased":
         # kxx, kyy here include their diagonals.
         return kxx / (n * n) + kyy / (m * m) - 2.0 * kxy / (n * m)
@@ -92,17 +102,17 @@ def _mmd2_full(x, y, gamma, coef0, *, kind, degree, estimator, dtype):
     spec = KernelSpec(kind, degree, gamma.astype(dtype), coef0.astype(dtype))
     n, m = x.shape[0], y.shape[0]
     ones_x, ones_y = jnp.ones((1, n), dtype), jnp.ones((1, m), dtype)
-    kxy = _weighted_sums(spec, x, y, ones_x, ones_y)[0]
+    kxy = weighted_kernel_sums(spec, x, y, ones_x, ones_y)[0]
     if estimator == "biased":
-        kxx = _weighted_sums(spec, x, x, ones_x, ones_x)[0]
-        kyy = _weighted_sums(spec, y, y, ones_y, ones_y)[0]
-        return _mmd2_from_sums(kxx, kyy, kxy, n, m, estimator)
-    kxx = _offdiag_sums(spec, x, ones_x)[0]
-    kyy = _offdiag_sums(spec, y, ones_y)[0]
+        kxx = weighted_kernel_sums(spec, x, x, ones_x, ones_x)[0]
+        kyy = weighted_kernel_sums(spec, y, y, ones_y, ones_y)[0]
+        return mmd2_from_sums(kxx, kyy, kxy, n, m, estimator)
+    kxx = offdiag_kernel_sums(spec, x, ones_x)[0]
+    kyy = offdiag_kernel_sums(spec, y, ones_y)[0]
     trace_xy = None
     if estimator == "u-statistic":
         trace_xy = jnp.sum(_kernels.kernel_rowwise(spec, x, y))
-    return _mmd2_from_sums(kxx, kyy, kxy, n, m, estimator, trace_xy)
+    return mmd2_from_sums(kxx, kyy, kxy, n, m, estimator, trace_xy)
 
 
 def _resolve_kernel(kernel, x, y, degree, gamma, coef0, bandwidth, precision):
@@ -315,12 +325,13 @@ def _symmetric_offdiag_sum(spec: KernelSpec, x: jax.Array) -> jax.Array:
     return total - jnp.sum(_kernels.kernel_diagonal(spec, x))
 
 
-def _subset_mmd2(spec: KernelSpec, xs: jax.Array, ys: jax.Array) -> jax.Array:
+def subset_mmd2(spec: KernelSpec, xs: jax.Array, ys: jax.Array) -> jax.Array:
+    """Unbiased MMD² of each pair of subsets ``xs[i]``, ``ys[i]`` (``(s, size, d)`` stacks)."""
     s = xs.shape[0]
     kxx = _symmetric_offdiag_sum(spec, xs)
     kyy = _symmetric_offdiag_sum(spec, ys)
     kxy = jnp.sum(_kernels.kernel_block(spec, xs, ys))
-    return _mmd2_from_sums(kxx, kyy, kxy, s, s, "unbiased")
+    return mmd2_from_sums(kxx, kyy, kxy, s, s, "unbiased")
 
 
 @functools.partial(
@@ -333,17 +344,17 @@ def _kernel_distance(
     spec = KernelSpec(kind, degree, gamma.astype(dtype), coef0.astype(dtype))
     s = idx_x.shape[1]
     if route == "whole":
-        cx = _count_matrix(idx_x, x.shape[0], dtype)
-        cy = _count_matrix(idx_y, y.shape[0], dtype)
-        kxx = _offdiag_sums(spec, x, cx)
-        kyy = _offdiag_sums(spec, y, cy)
-        kxy = _weighted_sums(spec, x, y, cx, cy)
-        values = _mmd2_from_sums(kxx, kyy, kxy, s, s, "unbiased")
+        cx = count_matrix(idx_x, x.shape[0], dtype)
+        cy = count_matrix(idx_y, y.shape[0], dtype)
+        kxx = offdiag_kernel_sums(spec, x, cx)
+        kyy = offdiag_kernel_sums(spec, y, cy)
+        kxy = weighted_kernel_sums(spec, x, y, cx, cy)
+        values = mmd2_from_sums(kxx, kyy, kxy, s, s, "unbiased")
     else:
 
         def local(_, ix, iy):
             return lax.map(
-                lambda ij: _subset_mmd2(spec, x[ij[0]], y[ij[1]]), (ix, iy), batch_size=batch
+                lambda ij: subset_mmd2(spec, x[ij[0]], y[ij[1]]), (ix, iy), batch_size=batch
             )
 
         values = _sharding.map_over_shards(local, None, [idx_x, idx_y], _sharding.as_list(devices))[
@@ -352,229 +363,11 @@ def _kernel_distance(
     return KernelDistance(values.mean(), values.std()), values
 
 
-def _choose_route(n_x: int, n_y: int, d: int, num_subsets: int, subset_size: int) -> str:
+def choose_route(n_x: int, n_y: int, d: int, num_subsets: int, subset_size: int) -> str:
     """``"whole"`` when forming whole-set kernel blocks once is cheaper than per subset."""
     whole = (n_x * n_x + n_y * n_y + n_x * n_y) * (d + 2 * num_subsets)
     per_subset = num_subsets * 2.5 * subset_size * subset_size * d
     return "whole" if whole < per_subset else "subsets"
-
-
-def effective_subset_size(n_x: int, n_y: int, subset_size: int) -> int:
-    """Subset size actually used for sets of ``n_x`` and ``n_y`` rows.
-
-    When ``subset_size >= min(n_x, n_y)``, it is reduced to ``min(n_x, n_y) // 2``
-    (subsets drawn without replacement must vary), the rule of the
-    audio-metrics package and torch-fidelity's KID; a warning says so.
-    """
-    smallest = min(n_x, n_y)
-    if subset_size >= smallest:
-        reduced = max(2, smallest // 2)
-        warnings.warn(
-            f"subset_size={subset_size} is not smaller than the smaller set "
-            f"({smallest} rows); using subset_size={reduced} instead",
-            stacklevel=3,
-        )
-        return reduced
-    return subset_size
-
-
-def numpy_subset_indices(
-    n_x: int, n_y: int, *, num_subsets: int = 100, subset_size: int = 1000, seed: int = 1234
-) -> tuple[np.ndarray, np.ndarray]:
-    """Subset indices drawn exactly as the audio-metrics package (1.0.4) draws them.
-
-    ``numpy.random.default_rng(seed)``; for each subset, ``choice(n_x, s,
-    replace=False)`` then ``choice(n_y, s, replace=False)``. Passing the result
-    as ``subset_indices`` to :func:`kernel_distance` reproduces that package's
-    ``kernel_distance_mean``/``_std`` (its default seed is 1234).
-
-    Args:
-      n_x: rows of the first set.
-      n_y: rows of the second set.
-      num_subsets: number of subsets.
-      subset_size: rows per subset (reduced as in :func:`effective_subset_size`).
-      seed: numpy seed.
-
-    Returns:
-      ``(idx_x, idx_y)``, each ``(num_subsets, subset_size)`` int64.
-
-    """
-    subset_size = effective_subset_size(n_x, n_y, subset_size)
-    return _alternating_choices(np.random.default_rng(seed), n_x, n_y, num_subsets, subset_size)
-
-
-def _alternating_choices(rng: Any, n_x: int, n_y: int, num_subsets: int, size: int):
-    """Per subset, ``rng.choice(n_x, size, replace=False)`` then the same from ``n_y``."""
-    idx_x = np.empty((num_subsets, size), np.int64)
-    idx_y = np.empty((num_subsets, size), np.int64)
-    for i in range(num_subsets):
-        idx_x[i] = rng.choice(n_x, size, replace=False)
-        idx_y[i] = rng.choice(n_y, size, replace=False)
-    return idx_x, idx_y
-
-
-def draw_subsets(
-    key: jax.Array, n_total: int, n_valid: jax.Array | int, num_subsets: int, size: int
-) -> jax.Array:
-    """``(num_subsets, size)`` row indices drawn without replacement from ``[0, n_valid)``.
-
-    Each row gets the 32 random bits ``bits(fold_in(k, row))`` and a subset
-    is the ``size`` rows with the smallest numbers (ties, about one per
-    subset at 10^5 rows, go to the lower row index). Because a row's number
-    does not depend on the array's length, drawing from a padded set
-    (``n_total > n_valid``, the batched metrics) gives the very same subsets
-    as drawing from the unpadded set; because it is an integer, it does not
-    depend on the precision either (float32 and float64 calls with one key
-    draw the same subsets).
-    """
-    rows = jnp.arange(n_total)
-
-    def one(k: jax.Array) -> jax.Array:
-        bits = jax.vmap(lambda i: jax.random.bits(jax.random.fold_in(k, i), dtype=jnp.uint32))
-        # Padding rows get the largest number and come after every real row
-        # (a real row drawing it too sorts first: stable, lower index).
-        last = jnp.uint32(np.iinfo(np.uint32).max)
-        return jnp.argsort(jnp.where(rows < n_valid, bits(rows), last), stable=True)[:size]
-
-    # A few subsets at a time: each needs n_total numbers and an argsort of
-    # them (all 1,000 subsets of a 200,000-row set at once took 16 GiB).
-    batch = max(1, min(num_subsets, (64 << 20) // (32 * n_total)))
-    return lax.map(one, jax.random.split(key, num_subsets), batch_size=batch)
-
-
-def torch_fidelity_subset_indices(
-    n_x: int, n_y: int, *, num_subsets: int = 100, subset_size: int = 1000, seed: int = 2020
-) -> tuple[np.ndarray, np.ndarray]:
-    """Subset indices drawn exactly as torch-fidelity's KID draws them.
-
-    ``numpy.random.RandomState(seed)`` (torch-fidelity's ``rng_seed``,
-    default 2020); for each subset, ``choice(n_x, s, replace=False)`` then
-    ``choice(n_y, s, replace=False)``. Passing the result as
-    ``subset_indices`` to :func:`kernel_distance` reproduces
-    ``kernel_inception_distance_mean``/``_std`` computed on the same
-    features. Like torch-fidelity, the subset size is never reduced: both
-    sets need at least ``subset_size`` rows.
-
-    torchmetrics' KID draws differently: see
-    :func:`torchmetrics_subset_indices`.
-
-    Args:
-      n_x: rows of the first set (torch-fidelity's ``features_1``).
-      n_y: rows of the second set.
-      num_subsets: number of subsets (``kid_subsets``).
-      subset_size: rows per subset (``kid_subset_size``).
-      seed: ``rng_seed``.
-
-    Returns:
-      ``(idx_x, idx_y)``, each ``(num_subsets, subset_size)`` int64.
-
-    """
-    num_subsets = _validation.check_positive_int(num_subsets, "num_subsets")
-    subset_size = _validation.check_positive_int(subset_size, "subset_size", minimum=2)
-    if subset_size > min(n_x, n_y):
-        raise ValueError(
-            f"subset_size={subset_size} is larger than a set ({n_x} and {n_y} rows); "
-            "torch-fidelity does not reduce it"
-        )
-    return _alternating_choices(np.random.RandomState(seed), n_x, n_y, num_subsets, subset_size)
-
-
-def _torch_randperm_prefix(stream: np.random.MT19937, n: int, size: int) -> np.ndarray:
-    """The first ``size`` entries of ``torch.randperm(n)`` on torch's CPU generator.
-
-    torch (``randperm_cpu``, for ``n`` below ``2^32 / 20``) swaps entry ``i``
-    with entry ``i + (u_i mod (n - i))`` for ``i = 0 .. n - 2``, ``u_i``
-    the generator's next 32-bit Mersenne Twister output: entry ``i`` is
-    final after step ``i``, but all ``n - 1`` outputs are consumed.
-    """
-    draws = stream.random_raw(max(n - 1, 0)).astype(np.int64)
-    perm = np.arange(n, dtype=np.int64)
-    for i in range(min(size, n - 1)):
-        j = i + int(draws[i]) % (n - i)
-        perm[i], perm[j] = perm[j], perm[i]
-    return perm[:size].copy()
-
-
-def torchmetrics_subset_indices(
-    n_x: int, n_y: int, *, num_subsets: int = 100, subset_size: int = 1000, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Subset indices drawn exactly as torchmetrics' ``KernelInceptionDistance`` draws them.
-
-    For each subset torchmetrics takes ``torch.randperm(n_real)[:size]``,
-    then ``torch.randperm(n_fake)[:size]``, from torch's global CPU
-    generator. Here that generator (a Mersenne Twister seeded like
-    ``torch.manual_seed(seed)``) and ``randperm`` are replayed in NumPy, so
-    the core needs no torch: passing the result as ``subset_indices`` to
-    :func:`kernel_distance` with ``x`` the real and ``y`` the fake features
-    reproduces ``compute()``'s mean and (population) standard deviation
-    when ``torch.manual_seed(seed)`` was the last thing to touch the
-    generator before ``compute()``. Like torchmetrics, the subset size is
-    never reduced: both sets need at least ``subset_size`` rows.
-
-    Args:
-      n_x: rows of the real features.
-      n_y: rows of the fake features.
-      num_subsets: ``subsets`` (torchmetrics' default 100).
-      subset_size: ``subset_size`` (default 1000).
-      seed: the value given to ``torch.manual_seed``; ``0 <= seed < 2^64``.
-
-    Returns:
-      ``(idx_x, idx_y)``, each ``(num_subsets, subset_size)`` int64.
-
-    """
-    num_subsets = _validation.check_positive_int(num_subsets, "num_subsets")
-    subset_size = _validation.check_positive_int(subset_size, "subset_size", minimum=2)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
-        raise ValueError(
-            f"seed must be an integer in [0, 2**64) as torch.manual_seed takes it, got {seed!r}"
-        )
-    if subset_size > min(n_x, n_y):
-        raise ValueError(
-            f"subset_size={subset_size} is larger than a set ({n_x} and {n_y} rows); "
-            "torchmetrics does not reduce it"
-        )
-    stream = np.random.MT19937(0)
-    stream._legacy_seeding(int(seed) & 0xFFFFFFFF)  # torch seeds its mt19937 with the low 32 bits
-    idx_x = np.empty((num_subsets, subset_size), np.int64)
-    idx_y = np.empty((num_subsets, subset_size), np.int64)
-    for i in range(num_subsets):
-        idx_x[i] = _torch_randperm_prefix(stream, n_x, subset_size)
-        idx_y[i] = _torch_randperm_prefix(stream, n_y, subset_size)
-    return idx_x, idx_y
-
-
-@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
-def _random_subset_indices(key, n_x, n_y, num_subsets, subset_size):
-    key_x, key_y = jax.random.split(key)
-    return (
-        draw_subsets(key_x, n_x, n_x, num_subsets, subset_size),
-        draw_subsets(key_y, n_y, n_y, num_subsets, subset_size),
-    )
-
-
-def _check_indices(indices: Any, n_x: int, n_y: int) -> tuple[np.ndarray, np.ndarray]:
-    if not (isinstance(indices, tuple) and len(indices) == 2):
-        raise TypeError("subset_indices must be a pair (idx_x, idx_y) of integer arrays")
-    out = []
-    for name, idx, n in (
-        ("subset_indices[0]", indices[0], n_x),
-        ("subset_indices[1]", indices[1], n_y),
-    ):
-        idx = np.asarray(idx)
-        if not np.issubdtype(idx.dtype, np.integer):
-            raise TypeError(f"{name} must be integer, got {idx.dtype}")
-        if idx.ndim != 2 or idx.shape[1] < 2:
-            raise ValueError(
-                f"{name} must have shape (num_subsets, subset_size >= 2), got {idx.shape}"
-            )
-        if idx.min() < 0 or idx.max() >= n:
-            raise ValueError(f"{name} has indices outside [0, {n})")
-        out.append(idx)
-    if out[0].shape != out[1].shape:
-        raise ValueError(
-            f"subset_indices must have equal shapes, got {out[0].shape} and {out[1].shape}"
-        )
-    return out[0], out[1]
 
 
 def kernel_distance(
@@ -620,7 +413,7 @@ def kernel_distance(
       kernel: ``"polynomial"`` (default, KID) or ``"rbf"``.
       bandwidth: RBF bandwidth; default median pairwise distance of ``y``.
       subset_indices: explicit ``(idx_x, idx_y)`` integer arrays of shape
-        ``(num_subsets, subset_size)``, e.g. from :func:`numpy_subset_indices`,
+        ``(num_subsets, subset_size)``, e.g. from :func:`jaxmetrics.numpy_subset_indices`,
         to reproduce another implementation exactly; overrides ``key``,
         ``num_subsets`` and ``subset_size``.
       precision: ``"float64"`` (default) or ``"float32"``.
@@ -651,12 +444,12 @@ def kernel_distance(
     _validation.check_same_dim(x, y, "x", "y")
     (n_x, d), n_y = x.shape, y.shape[0]
     if subset_indices is not None:
-        idx_x, idx_y = _check_indices(subset_indices, n_x, n_y)
+        idx_x, idx_y = _subsets.check_indices(subset_indices, n_x, n_y)
         num_subsets, subset_size = idx_x.shape
     else:
         num_subsets = _validation.check_positive_int(num_subsets, "num_subsets")
         subset_size = _validation.check_positive_int(subset_size, "subset_size", minimum=2)
-        subset_size = effective_subset_size(n_x, n_y, subset_size)
+        subset_size = _subsets.effective_subset_size(n_x, n_y, subset_size)
     traced = _validation.is_traced(x, y, gamma, coef0, bandwidth)
     with _precision.precision_scope(precision, traced) as dtype:
         degree, gamma, coef0 = _resolve_kernel(
@@ -664,10 +457,10 @@ def kernel_distance(
         )
         if subset_indices is None:
             key = _validation.as_key(key)
-            idx_x, idx_y = _random_subset_indices(key, n_x, n_y, num_subsets, subset_size)
+            idx_x, idx_y = _subsets.random_subset_indices(key, n_x, n_y, num_subsets, subset_size)
         devices = _sharding.resolve_devices(devices)
         route = (
-            _choose_route(n_x, n_y, d, num_subsets, subset_size) if devices is None else "subsets"
+            choose_route(n_x, n_y, d, num_subsets, subset_size) if devices is None else "subsets"
         )
         batch = subsets_per_batch(num_subsets, subset_size, dtype, devices)
         result, values = _kernel_distance(

@@ -8,8 +8,11 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from jaxmetrics import _frechet, _precision, _stats, _validation
-from jaxmetrics._stats import GaussianStats
+from jaxmetrics._src import precision as _precision
+from jaxmetrics._src import validation as _validation
+from jaxmetrics.metrics import frechet as _frechet
+from jaxmetrics.metrics import stats as _stats
+from jaxmetrics.metrics.stats import GaussianStats
 
 
 class APA(NamedTuple):
@@ -31,7 +34,8 @@ class APA(NamedTuple):
 
 
 @jax.jit
-def _apa_score(d_y_x: jax.Array, d_y_xp: jax.Array, d_x_xp: jax.Array) -> jax.Array:
+def score_from_distances(d_y_x: jax.Array, d_y_xp: jax.Array, d_x_xp: jax.Array) -> jax.Array:
+    """APA from its three Fréchet distances (the formula of :func:`apa`), single or batched."""
     d_y_x, d_y_xp, d_x_xp = (jnp.maximum(d, 0.0) for d in (d_y_x, d_y_xp, d_x_xp))
     numerator = d_y_xp - d_y_x
     denominator = jnp.maximum(d_x_xp, jnp.abs(numerator))
@@ -72,7 +76,7 @@ def apa_from_distances(d_y_x: ArrayLike, d_y_xp: ArrayLike, d_x_xp: ArrayLike) -
       0.5
 
     """
-    return _apa_score(jnp.asarray(d_y_x), jnp.asarray(d_y_xp), jnp.asarray(d_x_xp))
+    return score_from_distances(jnp.asarray(d_y_x), jnp.asarray(d_y_xp), jnp.asarray(d_x_xp))
 
 
 def _as_stats(value: Any, name: str, precision: str) -> GaussianStats:
@@ -130,5 +134,5 @@ def apa(
     with _precision.precision_scope(
         "float64" if d_y_x.dtype == jnp.float64 else "float32", _validation.is_traced(d_y_x)
     ):
-        score = _apa_score(d_y_x, d_y_xp, d_x_xp)
+        score = score_from_distances(d_y_x, d_y_xp, d_x_xp)
     return APA(score, d_y_x, d_y_xp, d_x_xp)

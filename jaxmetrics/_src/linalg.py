@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from jaxmetrics import _host_lapack
+from jaxmetrics._src import host_lapack as _host_lapack
 
 try:  # jaxlib's CPU LAPACK kernels (values-only symmetric eigenvalues)
     import jaxlib.lapack as _jaxlib_lapack
@@ -165,7 +165,7 @@ TRACE_METHODS: tuple[str, ...] = ("qr", "eigh", "svd")
 # Below this dimension the callback's fixed cost (transfers, waking the host
 # BLAS's threads) outweighs what the host's BLAS and LAPACK save; chosen with
 # benchmarks/bench_choices.py --sections fad-route.
-_HOST_MIN_DIM = 160
+HOST_MIN_DIM = 160
 
 
 def _trace_sqrt_value(sigma_x: jax.Array, sigma_y: jax.Array, method: str) -> jax.Array:
@@ -174,7 +174,7 @@ def _trace_sqrt_value(sigma_x: jax.Array, sigma_y: jax.Array, method: str) -> ja
     def device(sx: jax.Array, sy: jax.Array) -> jax.Array:
         return trace_sqrt_of_factors(covariance_factor(sx), covariance_factor(sy), method=method)
 
-    if sigma_x.dtype != jnp.float64 or sigma_x.ndim != 2 or sigma_x.shape[0] < _HOST_MIN_DIM:
+    if sigma_x.dtype != jnp.float64 or sigma_x.ndim != 2 or sigma_x.shape[0] < HOST_MIN_DIM:
         return device(sigma_x, sigma_y)
 
     def host(sx: jax.Array, sy: jax.Array) -> jax.Array:
@@ -238,7 +238,7 @@ def trace_sqrt_product(sigma_x: jax.Array, sigma_y: jax.Array, method: str = "qr
 
     See :func:`trace_sqrt_of_factors`, applied to :func:`covariance_factor`
     of each matrix. Float64 on CPU from d = 160 runs the same steps on the host
-    (:func:`jaxmetrics._host_lapack.trace_sqrt_product`, one
+    (:func:`jaxmetrics._src.host_lapack.trace_sqrt_product`, one
     :func:`jax.pure_callback`): LAPACK and BLAS there have the triangular
     products (``trmm``, ``lauum``) and the symmetric rank-k update (``syrk``)
     that XLA lacks. Under ``vmap`` the problems are solved one after the

@@ -10,7 +10,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxmetrics import _linalg, _precision, _validation
+from jaxmetrics._src import linalg as _linalg
+from jaxmetrics._src import precision as _precision
+from jaxmetrics._src import validation as _validation
 
 
 class GaussianStats(NamedTuple):
@@ -33,7 +35,8 @@ class GaussianStats(NamedTuple):
 
 
 @functools.partial(jax.jit, static_argnames=("dtype",))
-def _gaussian_stats(x: jax.Array, dtype: Any) -> GaussianStats:
+def compute_gaussian_stats(x: jax.Array, dtype: Any) -> GaussianStats:
+    """Jitted :class:`GaussianStats` of validated rows ``x`` in ``dtype``."""
     n = x.shape[0]
     mean, scatter = _linalg.mean_and_scatter(x, dtype)
     return GaussianStats(jnp.asarray(n, dtype), mean, scatter / (n - 1))
@@ -89,7 +92,7 @@ def gaussian_stats(x: ArrayLike, *, precision: str = "float64") -> GaussianStats
     """
     x = _validation.check_embeddings(x, "x", min_rows=2, why="to estimate a covariance")
     with _precision.precision_scope(precision, _validation.is_traced(x)) as dtype:
-        return _gaussian_stats(jnp.asarray(x), dtype)
+        return compute_gaussian_stats(jnp.asarray(x), dtype)
 
 
 @jax.jit
@@ -135,16 +138,18 @@ def merge_stats(a: GaussianStats, b: GaussianStats) -> GaussianStats:
     b = check_stats(b, "b")
     _validation.check_same_dim(a.mean, b.mean, "a", "b")
     traced = _validation.is_traced(a, b)
-    precision = "float64" if _result_is_x64(a, b) else "float32"
+    precision = "float64" if result_is_x64(a, b) else "float32"
     with _precision.precision_scope(precision, traced):
-        return _merge_stats(_as_jax(a), _as_jax(b))
+        return _merge_stats(stats_as_jax(a), stats_as_jax(b))
 
 
-def _result_is_x64(*stats: GaussianStats) -> bool:
+def result_is_x64(*stats: GaussianStats) -> bool:
+    """Whether any of ``stats`` is float64 (a result then stays float64)."""
     return any(jnp.dtype(s.covariance.dtype) == jnp.float64 for s in stats)
 
 
-def _as_jax(stats: GaussianStats) -> GaussianStats:
+def stats_as_jax(stats: GaussianStats) -> GaussianStats:
+    """``stats`` with Python scalars as arrays (arrays pass unchanged)."""
     # Arrays go to jit as they are (its dispatch moves NumPy arrays to the
     # device; an eager jnp.asarray costs a dispatch of its own per leaf).
     return GaussianStats(

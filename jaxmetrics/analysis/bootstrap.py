@@ -11,7 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxmetrics import _precision, _validation
+from jaxmetrics._src import precision as _precision
+from jaxmetrics._src import validation as _validation
 
 METHODS: tuple[str, ...] = ("percentile", "basic")
 
@@ -151,7 +152,7 @@ def bootstrap_ci(
       batch_size: resamples evaluated together (vmapped) in each step of the
         sequential loop. Default 1: the Fréchet path is not vmap-friendly on
         CPU (its LAPACK steps run one problem at a time under ``vmap`` anyway,
-        see :mod:`jaxmetrics._linalg`, so a batch saves little and holds
+        see :mod:`jaxmetrics._src.linalg`, so a batch saves little and holds
         several resamples' data at once); raise it for metrics that batch
         well, e.g. on an accelerator.
       precision: ``"float64"`` (default): the metric is traced under a scoped

@@ -47,7 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from jaxmetrics import _linalg
+from jaxmetrics._src import linalg as _linalg
 
 __all__ = [
     "Scaling",

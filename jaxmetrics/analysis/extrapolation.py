@@ -18,8 +18,12 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxmetrics import _frechet, _linalg, _precision, _stats, _validation
-from jaxmetrics._stats import GaussianStats
+from jaxmetrics._src import linalg as _linalg
+from jaxmetrics._src import precision as _precision
+from jaxmetrics._src import validation as _validation
+from jaxmetrics.metrics import frechet as _frechet
+from jaxmetrics.metrics import stats as _stats
+from jaxmetrics.metrics.stats import GaussianStats
 
 
 class Extrapolation(NamedTuple):
@@ -187,7 +191,7 @@ def _frechet_inf_values(reference, x, idx, ns, dtype):
         centred = x - mean
         cov = _linalg.matmul((centred * counts[:, None]).T, centred) / (n - 1)
         stats = GaussianStats(n, mean, cov)
-        return _frechet._frechet_from_stats(reference, stats)
+        return _frechet.frechet_of_stats(reference, stats)
 
     return jax.lax.map(one, (idx, ns))
 

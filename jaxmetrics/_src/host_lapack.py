@@ -92,12 +92,12 @@ def mean_and_scatter(rows: np.ndarray) -> np.ndarray:
 
 
 # Cholesky pivots below PIVOT_FLOOR * d * eps * max(diag) mean "singular"
-# (see jaxmetrics._linalg.covariance_factor, which reads it too).
+# (see jaxmetrics._src.linalg.covariance_factor, which reads it too).
 PIVOT_FLOOR = 64
 
 
 def covariance_factor(sigma: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Host twin of :func:`jaxmetrics._linalg.covariance_factor`.
+    """Host twin of :func:`jaxmetrics._src.linalg.covariance_factor`.
 
     Args:
       sigma: symmetric PSD ``(d, d)`` float64 matrix (lower triangle read by
@@ -156,7 +156,7 @@ def frechet_from_stats(
 ) -> float:
     """Fréchet distance of two Gaussians from float64 NumPy statistics, all on the host.
 
-    The formula of the jitted ``_frechet_from_stats``, with the trace term
+    The formula of the jitted ``frechet_of_stats``, with the trace term
     from :func:`trace_sqrt_of_covariances`: the route of concrete float64
     statistics on a CPU, where it saves JAX's dispatch and the callback's
     transfers.
@@ -181,7 +181,7 @@ def frechet_from_stats(
 def trace_sqrt_of_covariances(sigma_x: np.ndarray, sigma_y: np.ndarray, method: str) -> float:
     """``tr sqrt(Σx Σy)`` of two float64 matrices (lower triangles read; never modified).
 
-    The host version of :func:`jaxmetrics._linalg.trace_sqrt_of_factors`:
+    The host version of :func:`jaxmetrics._src.linalg.trace_sqrt_of_factors`:
     with both Cholesky factors, ``C = Lyᵀ Lx`` by ``trmm`` (half a product's
     flops), then
 

@@ -18,8 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from jaxmetrics import _mixing, _state, _windows
-from jaxmetrics._state import EmbeddingSet, Projection
+from jaxmetrics.audio import mixing as _mixing
+from jaxmetrics.audio import state as _state
+from jaxmetrics.audio import windows as _windows
+from jaxmetrics.audio.state import EmbeddingSet, Projection
 
 __all__ = ["DEFAULT_EMBEDDER", "METRICS", "STATE_FORMAT", "STATE_VERSION", "AudioMetrics"]
 
@@ -27,6 +29,11 @@ METRICS = ("fad", "kd", "prdc", "apa")
 DEFAULT_EMBEDDER = "clap-music"
 STATE_FORMAT = "jaxmetrics.AudioMetrics.state"
 STATE_VERSION = 1
+
+# Why this module is long: AudioMetrics is one class whose methods share one
+# state (the reference statistics and embeddings, the cache, the pairing of
+# stems and mixes, saving and loading it); windows, mixes, files and the
+# score computations live in their own modules.
 _NEED_ROWS = ("kd", "prdc")
 
 
@@ -179,12 +186,12 @@ class AudioMetrics:
     Audio is resampled from ``input_sr`` to the embedder's rate, cut into
     ``win_dur`` windows (the remainder of each item shorter than a window is
     dropped) and embedded, one embedding per window (see
-    :mod:`jaxmetrics._windows` for the accepted input forms). FAD, KD and
+    :mod:`jaxmetrics.audio.windows` for the accepted input forms). FAD, KD and
     PRDC compare stems: the item itself, or channel 1 of a ``(samples, 2)``
     pair. APA needs ``(samples, 2)`` pairs (channel 0 the context, channel 1
     the stem): reference pairs are mixed as they are (aligned) and with the
     stem of a window of another song (misaligned, see
-    :class:`jaxmetrics._windows.MisalignedPairer`); candidate pairs are mixed
+    :class:`jaxmetrics.audio.windows.MisalignedPairer`); candidate pairs are mixed
     as they are; all mixes are embedded and summarised as Gaussian
     statistics. Embeddings are kept only when KD, PRDC or ``n_pca`` need them;
     otherwise statistics are streamed (memory independent of the number of
@@ -200,7 +207,7 @@ class AudioMetrics:
             embedder object: ours (``sample_rate``, ``embed``) or one in
             audio-metrics' convention (``sr``, ``forward``).
         mix_function: ``"PP"``, ``"P0"``-``"P2"``, ``"L0"`` (default)-``"L2"``
-            (see :mod:`jaxmetrics._mixing`) or a callable ``f(pair, sr=sr)``.
+            (see :mod:`jaxmetrics.audio.mixing`) or a callable ``f(pair, sr=sr)``.
         win_dur: window duration in seconds.
         input_sr: sample rate of the input audio; None means it already has
             the embedder's rate.
@@ -530,12 +537,12 @@ class AudioMetrics:
         No pickle: plain arrays, a format name, a version, and the embedder,
         window and mix function the reference was computed with.
         """
-        from jaxmetrics import __version__
+        from jaxmetrics._src.version import VERSION
 
         arrays: dict[str, Any] = {
             "format": np.array(STATE_FORMAT),
             "version": np.array(STATE_VERSION),
-            "jaxmetrics_version": np.array(__version__),
+            "jaxmetrics_version": np.array(VERSION),
             "metrics": np.array(self.metrics),
             "reference_calls": np.array(self._reference_calls),
         }

@@ -61,7 +61,7 @@ def score_sets(
     ``kernel_distance_mean``, ``kernel_distance_std``, ``precision``,
     ``recall``, ``density``, ``coverage``.
     """
-    from jaxmetrics._state import score_embeddings
+    from jaxmetrics.audio.state import score_embeddings
 
     return score_embeddings(metrics, reference=reference, candidate=candidate)
 
@@ -137,7 +137,7 @@ def _run_score(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _build_metrics(args: argparse.Namespace, metrics: Sequence[str]) -> Any:
-    from jaxmetrics._audio_metrics import AudioMetrics
+    from jaxmetrics.audio.audio_metrics import AudioMetrics
 
     try:
         return AudioMetrics(
@@ -157,7 +157,7 @@ def _build_metrics(args: argparse.Namespace, metrics: Sequence[str]) -> Any:
 
 
 def _audio_files(spec: str, am: Any, context: str | None = None) -> Any:
-    from jaxmetrics._audio_files import AudioFiles, InputError, Skipped, find_audio, pair_by_name
+    from jaxmetrics.audio.files import AudioFiles, InputError, Skipped, find_audio, pair_by_name
 
     try:
         files: list = find_audio(spec)
@@ -253,7 +253,7 @@ def _run_embed(args: argparse.Namespace) -> dict[str, Any]:
 
 def _run_demo(args: argparse.Namespace) -> dict[str, Any]:
     if args.embeddings:
-        from jaxmetrics._synthetic import degraded_embedding_sets
+        from jaxmetrics.cli.synthetic import degraded_embedding_sets
 
         reference, candidates = degraded_embedding_sets(num_rows=args.rows, seed=args.seed)
         print(
@@ -262,7 +262,7 @@ def _run_demo(args: argparse.Namespace) -> dict[str, Any]:
         )
         rows = {name: score_sets(reference, c, args.metrics) for name, c in candidates.items()}
         return {"results": rows}
-    from jaxmetrics._synthetic_audio import degraded_audio_sets
+    from jaxmetrics.audio.synthetic_audio import degraded_audio_sets
 
     am = _build_metrics(args, args.metrics)
     reference, candidates = degraded_audio_sets(

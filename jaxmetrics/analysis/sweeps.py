@@ -17,8 +17,12 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxmetrics import _kernels, _mmd, _precision, _validation
-from jaxmetrics._mmd import KernelDistance
+from jaxmetrics._src import kernels as _kernels
+from jaxmetrics._src import precision as _precision
+from jaxmetrics._src import validation as _validation
+from jaxmetrics.metrics import mmd as _mmd
+from jaxmetrics.metrics import subsets as _subsets
+from jaxmetrics.metrics.mmd import KernelDistance
 
 
 def _degrees(degree: int | Sequence[int]) -> tuple[tuple[int, ...], bool]:
@@ -252,7 +256,7 @@ def kernel_distance_sweep(
     _validation.check_choice(kernel, "kernel", _kernels.KERNELS)
     num_subsets = _validation.check_positive_int(num_subsets, "num_subsets")
     subset_size = _validation.check_positive_int(subset_size, "subset_size", minimum=2)
-    subset_size = _mmd.effective_subset_size(x.shape[0], y.shape[0], subset_size)
+    subset_size = _subsets.effective_subset_size(x.shape[0], y.shape[0], subset_size)
     degrees, many = _degrees(degree) if kernel == "polynomial" else ((1,), False)
     key = _validation.as_key(key)
     with _precision.precision_scope(precision, _validation.is_traced(x, y)) as dtype:

@@ -13,7 +13,7 @@ underflows for finite input.
 
 Computing it for all ``N x M`` pairs would be slow, so the tiles are first
 screened with float32 inner products of centred rows and a rigorous bound
-(:mod:`jaxmetrics._distance_bounds`) that encloses the difference-formula
+(:mod:`jaxmetrics._src.distance_bounds`) that encloses the difference-formula
 value. Only decisions that the bound leaves open are settled with the
 difference formula, pair by pair. No ``N x M`` matrix is ever formed, and
 no copy of a whole set either: each tile is read from the caller's rows,
@@ -29,14 +29,20 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
 from jax.typing import ArrayLike
 
-from jaxmetrics import _distance_bounds, _linalg, _precision, _sharding, _validation
-from jaxmetrics._distance_bounds import pair_sq_distances
+from jaxmetrics._src import distance_bounds as _distance_bounds
+from jaxmetrics._src import knn
+from jaxmetrics._src import linalg as _linalg
+from jaxmetrics._src import precision as _precision
+from jaxmetrics._src import sharding as _sharding
+from jaxmetrics._src import validation as _validation
+from jaxmetrics._src.distance_bounds import pair_sq_distances
 
 __all__ = ["PRDC", "prdc", "prdc_engine", "block_for"]
+
+_SETTLE = 16  # groups of open pairs settled per step of the cross pass
 
 
 class PRDC(NamedTuple):
@@ -56,278 +62,17 @@ class PRDC(NamedTuple):
     coverage: jax.Array
 
 
-_GROUP = 32  # columns per group, for candidate search and for settling open pairs
-_SPARE = 3  # candidates kept per row beyond the k nearest
-_SETTLE = 16  # groups of open pairs settled per step of the cross pass
-_ROWS = 8  # rows per step of the exact fallback of the k-NN radii
-_BIG = float(np.finfo(np.float32).max)  # "no candidate" in float32 lower bounds
-
-
-class _Set(NamedTuple):
-    """One set of rows, read a tile at a time: no copy of the whole set is made.
-
-    ``rows`` are the caller's rows as given (any float dtype, unscaled; rows
-    from ``count`` on are padding). The difference formula sees
-    ``scaled(rows)``; the screening sees those rows centred, in float32,
-    built for each tile when the tile is visited.
-    """
-
-    rows: jax.Array  # (n, d)
-    count: jax.Array  # () int32: real rows
-    scaling: _distance_bounds.Scaling
-
-
-class _Tile(NamedTuple):
-    exact: jax.Array  # (block, d) working dtype, scaled; padding rows are 0
-    screen: _distance_bounds.Screen  # float32 centred rows and bound offsets
-    valid: jax.Array  # (block,) bool: real rows
-
-
-def _num_tiles(s: _Set, block: int) -> int:
-    return -(-s.rows.shape[0] // block)
-
-
-def _rows(s: _Set, ids: jax.Array) -> jax.Array:
-    """Scaled rows ``ids`` of ``s`` (padding and ``-1`` give zero rows)."""
-    n = s.rows.shape[0]
-    real = (ids >= 0) & (ids < s.count)
-    rows = _distance_bounds.scaled(s.rows[jnp.clip(ids, 0, n - 1)], s.scaling)
-    return jnp.where(real[..., None], rows, 0.0)
-
-
-def _tile(s: _Set, block: int, i: jax.Array) -> _Tile:
-    """Row tile ``i`` of ``s``: its scaled rows, their screen, and which are real."""
-    at = i * block + jnp.arange(block, dtype=jnp.int32)
-    exact = _rows(s, at)
-    return _Tile(exact, _distance_bounds.screen(exact, s.scaling.mu), at < s.count)
-
-
-# --------------------------------------------------------------------------
-# Candidate selection: a sound superset of each row's nearest rows
-# --------------------------------------------------------------------------
-
-
-def _smallest(values: jax.Array, index: jax.Array, width: int):
-    """The ``width`` smallest ``values`` of each row, their indices, and the rest's minimum.
-
-    ``width`` rounds of (minimum, its first position, remove that one
-    entry): ties are taken one entry at a time, so the result is right
-    whatever the ties. Returns ``(values, index, rest)`` with ``rest <=``
-    every entry not returned; once a row runs out of finite values, the
-    slots left get ``(inf, -1)``. (Reductions and selects only: XLA:CPU
-    runs argmin and scatters several times slower than min reductions.)
-    """
-    picked_v, picked_i = [], []
-    width_in = values.shape[1]
-    cols = jnp.arange(width_in, dtype=jnp.int32)[None, :]
-    for _ in range(width):
-        low = values.min(axis=1, keepdims=True)
-        at = jnp.min(jnp.where(values == low, cols, width_in), axis=1, keepdims=True)
-        hit = cols == at
-        picked_v.append(low[:, 0])
-        taken = jnp.max(jnp.where(hit, index, -1), axis=1)
-        picked_i.append(jnp.where(low[:, 0] < jnp.inf, taken, -1))
-        values = jnp.where(hit, jnp.inf, values)
-    return jnp.stack(picked_v, 1), jnp.stack(picked_i, 1), values.min(axis=1)
-
-
-def _merge_candidates(low, first, kept_v, kept_i, floor):
-    """Fold a tile's lower bounds into each line's kept candidates.
-
-    ``low`` is ``(lines, width)`` float32: lower bounds of the
-    difference-formula distance from each line's row to the tile's columns
-    (``_BIG`` for none). ``kept_v, kept_i`` are the line's ``W`` kept
-    candidates (lower bounds and column indices, ``first`` being the tile's
-    first column index), and ``floor`` a lower bound of every candidate not
-    kept. Only ``W`` groups of 32 columns, those with the smallest minima,
-    are read again; the other groups' minima go into ``floor``. So after
-    every tile, each column of the set seen so far is either kept or has a
-    lower bound ``>= floor``, exactly, whatever the ties.
-    """
-    lines, width = low.shape
-    keep = kept_v.shape[1]
-    groups = -(-width // _GROUP)
-    columns = first + jnp.arange(width, dtype=jnp.int32)
-    if groups <= keep:
-        fresh_v, fresh_i = low, jnp.broadcast_to(columns, low.shape)
-        rest = jnp.full((lines,), jnp.inf, kept_v.dtype)
-    else:
-        pad = groups * _GROUP - width
-        grouped = jnp.pad(low, ((0, 0), (0, pad)), constant_values=_BIG)
-        grouped = grouped.reshape(lines, groups, _GROUP)
-        minima = grouped.min(axis=2)
-        group_ids = jnp.broadcast_to(jnp.arange(groups, dtype=jnp.int32), minima.shape)
-        _, picked, rest = _smallest(minima, group_ids, keep)
-        chosen = jnp.take_along_axis(grouped, jnp.maximum(picked, 0)[:, :, None], axis=1)
-        fresh_v = chosen.reshape(lines, keep * _GROUP)
-        cols = first + picked[:, :, None] * _GROUP + jnp.arange(_GROUP, dtype=jnp.int32)
-        fresh_i = cols.reshape(lines, keep * _GROUP)
-    none = fresh_v >= _BIG  # padding, the row itself: no candidate at all
-    fresh_v = jnp.where(none, jnp.inf, fresh_v)
-    fresh_i = jnp.where(none, -1, fresh_i)
-    values = jnp.concatenate([kept_v, fresh_v], axis=1)
-    index = jnp.concatenate([kept_i, fresh_i], axis=1)
-    kept_v, kept_i, dropped = _smallest(values, index, keep)
-    return kept_v, kept_i, jnp.minimum(floor, jnp.minimum(rest, dropped))
-
-
-def _k_smallest(values: jax.Array, k: int) -> jax.Array:
-    """The ``k`` smallest entries of each row, ascending, ties kept with multiplicity.
-
-    ``k`` rounds of (minimum, count of entries equal to it, mask them).
-    """
-    lines = values.shape[0]
-    slots = jnp.arange(k)[None, :]
-    out = jnp.full((lines, k), jnp.inf, values.dtype)
-    filled = jnp.zeros((lines, 1), jnp.int32)
-    for _ in range(k):
-        low = values.min(axis=1, keepdims=True)
-        hit = values == low
-        count = hit.sum(axis=1, dtype=jnp.int32).reshape(lines, 1)
-        out = jnp.where((slots >= filled) & (slots < filled + count), low, out)
-        filled = filled + count
-        values = jnp.where(hit, jnp.inf, values)
-    return out
-
-
-# --------------------------------------------------------------------------
-# k-NN radii
-# --------------------------------------------------------------------------
-
-
-def _candidates(s: _Set, block: int, keep: int, devices):
-    """Per row: ``keep`` candidate neighbours and a lower bound of all the others.
-
-    Distances are symmetric, so only tiles on and above the diagonal are
-    computed; each updates its rows (along rows) and its columns' rows
-    (along columns). A row never has itself as a candidate.
-    """
-    num = _num_tiles(s, block)
-    rows_i, rows_j = np.triu_indices(num)
-    pairs = jnp.asarray(np.stack([rows_i, rows_j], axis=1), jnp.int32)
-    f32 = jnp.float32
-
-    def per_pair(state, pair):
-        i, j = pair[0], pair[1]
-        live = i >= 0
-        i, j = jnp.maximum(i, 0), jnp.maximum(j, 0)
-        a, b = _tile(s, block, i), _tile(s, block, j)
-        inner = _linalg.matmul(a.screen.rows, b.screen.rows.T)
-        low = _distance_bounds.lower(inner, a.screen.low, b.screen.low)
-        mask = a.valid[:, None] & b.valid[None, :]
-        mask = mask & ((i != j) | ~jnp.eye(block, dtype=bool))  # never a row itself
-        low = jnp.where(mask, low, _BIG)
-
-        def update(state, at, tile, first):
-            v, ix, fl = state
-            new = _merge_candidates(tile, first, v[at], ix[at], fl[at])
-            return v.at[at].set(new[0]), ix.at[at].set(new[1]), fl.at[at].set(new[2])
-
-        new = update(state, i, low, j * block)
-        new = lax.cond(i != j, lambda st: update(st, j, low.T, i * block), lambda st: st, new)
-        return jax.tree_util.tree_map(lambda x, y: jnp.where(live, x, y), new, state), None
-
-    def local(_, chunk):
-        init = (
-            jnp.full((num, block, keep), jnp.inf, f32),
-            jnp.full((num, block, keep), -1, jnp.int32),
-            jnp.full((num, block), jnp.inf, f32),
-        )
-        out, _ = lax.scan(per_pair, init, chunk)
-        return jax.tree_util.tree_map(lambda x: x[None], out)
-
-    kept_v, kept_i, floor = _sharding.map_over_shards(
-        local, None, [pairs], _sharding.as_list(devices), fill=-1
-    )
-    total = num * block
-    kept_v = jnp.moveaxis(kept_v, 0, 2).reshape(total, -1)
-    kept_i = jnp.moveaxis(kept_i, 0, 2).reshape(total, -1)
-    floor = floor.min(axis=0).reshape(total)
-    if kept_v.shape[1] > keep:  # one list per device: keep the best of them
-        kept_v, kept_i, dropped = _smallest(kept_v, kept_i, keep)
-        floor = jnp.minimum(floor, dropped)
-    return kept_i, floor
-
-
-def _kept_distances(s: _Set, index: jax.Array) -> jax.Array:
-    """Difference-formula distances from each row of ``s`` to its rows ``index`` (-1: none)."""
-    n, keep = index.shape
-    chunk = 1024
-    pad = -n % chunk
-    rows = jnp.pad(jnp.arange(n, dtype=jnp.int32), (0, pad)).reshape(-1, chunk)
-    cols = jnp.pad(index, ((0, pad), (0, 0)), constant_values=-1).reshape(-1, chunk, keep)
-
-    def one(args):
-        r, c = args
-        d2 = pair_sq_distances(_rows(s, r)[:, None, :], _rows(s, c))
-        return jnp.where(c >= 0, d2, jnp.inf)
-
-    return lax.map(one, (rows, cols)).reshape(n + pad, keep)[:n]
-
-
-def _chunks(flags: jax.Array, size: int) -> tuple[jax.Array, jax.Array]:
-    """Indices of the set ``flags``, padded to whole chunks of ``size``, and their count."""
-    total = -(-flags.shape[0] // size) * size
-    (ids,) = jnp.nonzero(flags, size=total, fill_value=0)
-    return ids.astype(jnp.int32), flags.sum(dtype=jnp.int32)
-
-
-def _dense_radii(s: _Set, block: int, ids: jax.Array, k: int) -> jax.Array:
-    """The k-th smallest difference-formula distance of rows ``ids`` to the other rows."""
-    rows = _rows(s, ids)
-
-    def per_tile(best, j):
-        t = _tile(s, block, j)
-        d2 = pair_sq_distances(rows[:, None, :], t.exact[None, :, :])
-        cols = j * block + jnp.arange(block)
-        keep = t.valid[None, :] & (ids[:, None] != cols[None, :])
-        d2 = jnp.where(keep, d2, jnp.inf)
-        return _k_smallest(jnp.concatenate([best, d2], axis=1), k), None
-
-    init = jnp.full((ids.shape[0], k), jnp.inf, rows.dtype)
-    best, _ = lax.scan(per_tile, init, jnp.arange(_num_tiles(s, block)))
-    return best[:, k - 1]
-
-
-def _knn_sq_radii(s: _Set, block: int, k: int, devices) -> jax.Array:
-    """Squared distance from each row to its k-th nearest *other* row (padding: -inf).
-
-    As in the prdc package, duplicates of a row count as neighbours at
-    distance 0. Each row keeps ``k + _SPARE`` candidates from the screened
-    tiles; the k-th smallest of their exact distances ``r`` is the row's
-    radius when every candidate left out has a lower bound ``>= r`` (or
-    ``r = 0``). Other rows are recomputed exactly against the whole set,
-    ``_ROWS`` at a time. Returns ``(tiles * block,)`` values.
-    """
-    index, floor = _candidates(s, block, k + _SPARE, devices)
-    radii = _k_smallest(_kept_distances(s, index), k)[:, k - 1]
-    total = index.shape[0]
-    valid = jnp.arange(total) < s.count
-    proven = (floor >= radii) | (radii == 0)
-    ids, count = _chunks(~proven & valid, _ROWS)
-
-    def redo(state):
-        c, radii = state
-        chunk = lax.dynamic_slice(ids, (c * _ROWS,), (_ROWS,))
-        live = c * _ROWS + jnp.arange(_ROWS) < count
-        exact = _dense_radii(s, block, chunk, k)
-        return c + 1, radii.at[jnp.where(live, chunk, total)].set(exact, mode="drop")
-
-    _, radii = lax.while_loop(lambda st: st[0] * _ROWS < count, redo, (jnp.int32(0), radii))
-    return jnp.where(valid, radii, -jnp.inf)
-
-
 # --------------------------------------------------------------------------
 # The cross pass: ball memberships between the sets
 # --------------------------------------------------------------------------
 
 
 def _open_groups(pending: jax.Array) -> jax.Array:
-    """``(rows, groups)``: which groups of ``_GROUP`` columns hold an open pair."""
+    """``(rows, groups)``: which groups of ``knn.GROUP`` columns hold an open pair."""
     rows, cols = pending.shape
-    groups = -(-cols // _GROUP)
-    padded = jnp.pad(pending, ((0, 0), (0, groups * _GROUP - cols)))
-    return padded.reshape(rows, groups, _GROUP).any(axis=2)
+    groups = -(-cols // knn.GROUP)
+    padded = jnp.pad(pending, ((0, 0), (0, groups * knn.GROUP - cols)))
+    return padded.reshape(rows, groups, knn.GROUP).any(axis=2)
 
 
 def _cross_pass(shared, ids, *, block: int):
@@ -337,23 +82,23 @@ def _cross_pass(shared, ids, *, block: int):
     devices; a candidate is in some reference ball iff its count is
     positive) and per-tile ``in a candidate ball`` / ``covered`` flags of
     the reference rows. Pairs the screen leaves open are settled with the
-    difference formula, ``_SETTLE`` groups of ``_GROUP`` columns at a time.
+    difference formula, ``_SETTLE`` groups of ``knn.GROUP`` columns at a time.
     """
     ref, cand, r_rad, c_rad = shared
     r_brk, c_brk = _distance_bounds.brackets(r_rad), _distance_bounds.brackets(c_rad)
-    lanes = jnp.arange(_GROUP, dtype=jnp.int32)
+    lanes = jnp.arange(knn.GROUP, dtype=jnp.int32)
 
     def per_ref_tile(cand_count, i):
         live = i >= 0
         i = jnp.maximum(i, 0)
-        a = _tile(ref, block, i)
+        a = knn.read_tile(ref, block, i)
         a_rad = jnp.where(live, r_rad[i], -jnp.inf)
         a_down = jnp.where(live, r_brk[0][i], -jnp.inf)
         a_up = jnp.where(live, r_brk[1][i], -jnp.inf)
 
         def per_cand_tile(state, j):
             in_cand_ball, covered, cand_count = state
-            b = _tile(cand, block, j)
+            b = knn.read_tile(cand, block, j)
             inner = _linalg.matmul(a.screen.rows, b.screen.rows.T)
             low = _distance_bounds.lower(inner, a.screen.low, b.screen.low)
             high = _distance_bounds.upper(inner, a.screen.high, b.screen.high)
@@ -375,7 +120,7 @@ def _cross_pass(shared, ids, *, block: int):
                 real = flat >= 0
                 flat = jnp.maximum(flat, 0)
                 r, g = flat // groups.shape[1], flat % groups.shape[1]
-                c = g[:, None] * _GROUP + lanes  # (_SETTLE, _GROUP) columns
+                c = g[:, None] * knn.GROUP + lanes  # (_SETTLE, knn.GROUP) columns
                 inside = real[:, None] & (c < block)
                 c = jnp.minimum(c, block - 1)
                 rr = jnp.broadcast_to(r[:, None], c.shape)
@@ -396,11 +141,11 @@ def _cross_pass(shared, ids, *, block: int):
 
         init = (jnp.zeros((block,), bool), jnp.zeros((block,), bool), cand_count)
         (in_cand_ball, covered, cand_count), _ = lax.scan(
-            per_cand_tile, init, jnp.arange(_num_tiles(cand, block))
+            per_cand_tile, init, jnp.arange(knn.num_tiles(cand, block))
         )
         return cand_count, (in_cand_ball, covered)
 
-    init = jnp.zeros((_num_tiles(cand, block), block), jnp.int32)
+    init = jnp.zeros((knn.num_tiles(cand, block), block), jnp.int32)
     cand_count, per_tile = lax.scan(per_ref_tile, init, ids)
     return cand_count[None], per_tile
 
@@ -425,8 +170,8 @@ def _metrics(cand_count, ref_in_ball, covered, r_valid, c_valid, sizes) -> PRDC:
     return PRDC(precision, recall, density, coverage)
 
 
-def _cross(ref: _Set, cand: _Set, ref_r2, cand_r2, sizes, block: int, devices) -> PRDC:
-    num_r, num_c = _num_tiles(ref, block), _num_tiles(cand, block)
+def _cross(ref: knn.RowSet, cand: knn.RowSet, ref_r2, cand_r2, sizes, block: int, devices) -> PRDC:
+    num_r, num_c = knn.num_tiles(ref, block), knn.num_tiles(cand, block)
     shared = (ref, cand, ref_r2.reshape(num_r, block), cand_r2.reshape(num_c, block))
     cand_count, (ref_in_ball, covered) = _sharding.map_over_shards(
         functools.partial(_cross_pass, block=block),
@@ -457,7 +202,7 @@ def prdc_engine(k: int, block: int, devices):
 
     Returns ``(reference_part, one_set)``: ``reference_part(ref, scaling)``
     computes the reference radii once (``scaling`` from
-    :func:`jaxmetrics._distance_bounds.normalise`, shared by all sets);
+    :func:`jaxmetrics._src.distance_bounds.normalise`, shared by all sets);
     ``one_set(shared, y, m, sizes)`` gives the :class:`PRDC` of one
     candidate set ``y`` whose first ``m`` rows are real. Rows are used as
     given (unscaled, any float dtype) and read tile by tile.
@@ -465,13 +210,13 @@ def prdc_engine(k: int, block: int, devices):
     """
 
     def reference_part(ref, scaling):
-        s = _Set(ref, jnp.asarray(ref.shape[0], jnp.int32), scaling)
-        return s, _knn_sq_radii(s, block, k, devices)
+        s = knn.RowSet(ref, jnp.asarray(ref.shape[0], jnp.int32), scaling)
+        return s, knn.knn_sq_radii(s, block, k, devices)
 
     def one_set(shared, y, m, sizes):
         ref_s, ref_r2 = shared
-        s = _Set(y, jnp.asarray(m, jnp.int32), ref_s.scaling)
-        cand_r2 = _knn_sq_radii(s, block, k, devices)
+        s = knn.RowSet(y, jnp.asarray(m, jnp.int32), ref_s.scaling)
+        cand_r2 = knn.knn_sq_radii(s, block, k, devices)
         return _cross(ref_s, s, ref_r2, cand_r2, sizes, block, devices)
 
     return reference_part, one_set

@@ -16,7 +16,9 @@ import jax.numpy as jnp
 from jax import lax
 from jax.typing import ArrayLike
 
-from jaxmetrics import _linalg, _precision, _validation
+from jaxmetrics._src import linalg as _linalg
+from jaxmetrics._src import precision as _precision
+from jaxmetrics._src import validation as _validation
 
 KERNELS: tuple[str, ...] = ("polynomial", "rbf")
 
