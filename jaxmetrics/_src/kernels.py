@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -81,25 +81,18 @@ def kernel_rowwise(spec: KernelSpec, a: jax.Array, b: jax.Array) -> jax.Array:
     return jnp.exp(-spec.gamma * jnp.sum(diff * diff, axis=1))
 
 
-def make_spec(
-    kind: str,
-    *,
-    dim: int,
-    degree: int,
-    gamma: ArrayLike | None,
-    coef0: ArrayLike,
-    bandwidth: ArrayLike | None,
-    dtype: jnp.dtype,
-) -> KernelSpec:
-    """Build a :class:`KernelSpec` from user arguments (host side, before tracing)."""
+def kernel_gamma(kind: str, dim: int, gamma: Any = None, bandwidth: Any = None) -> Any:
+    r"""The ``gamma`` of a kernel, with the defaults every metric shares.
+
+    Polynomial :math:`(\gamma\, a \cdot b + c_0)^p`: ``gamma``, default
+    ``1 / dim`` (KID's). RBF :math:`\exp(-\gamma \lVert a - b\rVert^2)`:
+    ``gamma = 1 / (2 bandwidth^2)``, for a bandwidth the caller has already
+    resolved (given, or a median pairwise distance). The single place these
+    defaults are written: single, batched and swept metrics call it.
+    """
     if kind == "polynomial":
-        degree = _validation.check_positive_int(degree, "degree")
-        gamma_value = 1.0 / dim if gamma is None else gamma
-        return KernelSpec(kind, degree, jnp.asarray(gamma_value, dtype), jnp.asarray(coef0, dtype))
-    if bandwidth is None:
-        raise ValueError("bandwidth must be given for the rbf kernel (or use the median heuristic)")
-    bandwidth = jnp.asarray(bandwidth, dtype)
-    return KernelSpec(kind, 1, 1.0 / (2.0 * bandwidth**2), jnp.asarray(0.0, dtype))
+        return 1.0 / dim if gamma is None else gamma
+    return 1.0 / (2.0 * jnp.asarray(bandwidth) ** 2)
 
 
 def check_median_bandwidth(bandwidth: jax.Array, name: str) -> None:

@@ -36,7 +36,7 @@ def _degrees(degree: int | Sequence[int]) -> tuple[tuple[int, ...], bool]:
 def _grid(kernel, x, gamma, coef0, bandwidth, dtype) -> tuple[tuple[int, ...], jax.Array]:
     """Broadcast the swept parameters and flatten them to ``(K, 2)`` rows."""
     if kernel == "polynomial":
-        gamma = 1.0 / x.shape[1] if gamma is None else gamma
+        gamma = _kernels.kernel_gamma(kernel, x.shape[1], gamma)
         first, second = (_finite(gamma, "gamma"), _finite(coef0, "coef0"))
         if (first <= 0).any():
             raise ValueError("gamma must be > 0")

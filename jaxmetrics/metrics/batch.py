@@ -490,7 +490,7 @@ def kernel_distance_batch(
     (n_x, d), (s, total, _) = reference.shape, cands.shape
     with _precision.precision_scope(precision, False) as dtype:
         if kernel == "polynomial":
-            gammas = jnp.full((s,), 1.0 / d if gamma is None else gamma, dtype)
+            gammas = jnp.full((s,), _kernels.kernel_gamma(kernel, d, gamma), dtype)
         elif bandwidth is None:
             medians = []
             for i in range(s):
@@ -499,9 +499,9 @@ def kernel_distance_batch(
                 )
                 _kernels.check_median_bandwidth(median, f"candidates[{i}]")
                 medians.append(median)
-            gammas = 1.0 / (2.0 * jnp.stack(medians) ** 2)
+            gammas = _kernels.kernel_gamma(kernel, d, bandwidth=jnp.stack(medians))
         else:
-            gammas = jnp.full((s,), 1.0 / (2.0 * bandwidth**2), dtype)
+            gammas = jnp.full((s,), _kernels.kernel_gamma(kernel, d, bandwidth=bandwidth), dtype)
         route = _mmd.choose_route(n_x, total, d, num_subsets, subset_size)
         batch = _mmd.subsets_per_batch(num_subsets, subset_size, dtype, devices)
         result, values = _kd_batch(

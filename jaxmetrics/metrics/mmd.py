@@ -126,13 +126,12 @@ def _resolve_kernel(kernel, x, y, degree, gamma, coef0, bandwidth, precision):
         degree = _validation.check_positive_int(degree, "degree")
         _validation.check_parameter(gamma, "gamma", positive=True)
         _validation.check_parameter(coef0, "coef0")
-        gamma = 1.0 / x.shape[1] if gamma is None else gamma
-        return degree, gamma, coef0
+        return degree, _kernels.kernel_gamma(kernel, x.shape[1], gamma), coef0
     _validation.check_parameter(bandwidth, "bandwidth", positive=True)
     if bandwidth is None:
         bandwidth = _kernels.median_pairwise_distance(y, precision=precision)
         _kernels.check_median_bandwidth(bandwidth, "y")
-    return 1, 1.0 / (2.0 * jnp.asarray(bandwidth) ** 2), 0.0
+    return 1, _kernels.kernel_gamma(kernel, x.shape[1], bandwidth=bandwidth), 0.0
 
 
 # Bytes of kernel blocks (three per subset) that one vmapped batch of subsets
