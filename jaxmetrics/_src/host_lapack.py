@@ -30,6 +30,8 @@ import numpy as np
 import scipy.linalg
 from jax import lax
 
+from jaxmetrics._src.frechet_formula import squared_frechet
+
 _blas = scipy.linalg.blas
 _lapack = scipy.linalg.lapack
 
@@ -174,8 +176,8 @@ def frechet_from_stats(
     """
     diff = mean_x - mean_y
     traces = float(np.trace(sigma_x)) + float(np.trace(sigma_y))
-    value = float(diff @ diff) + traces - 2.0 * trace_sqrt_of_covariances(sigma_x, sigma_y, method)
-    return value if math.isnan(value) else max(value, 0.0)
+    cross = trace_sqrt_of_covariances(sigma_x, sigma_y, method)
+    return float(squared_frechet(float(diff @ diff), traces, cross, xp=np))
 
 
 def trace_sqrt_of_covariances(sigma_x: np.ndarray, sigma_y: np.ndarray, method: str) -> float:

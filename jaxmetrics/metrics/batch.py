@@ -28,6 +28,7 @@ from jaxmetrics._src import linalg as _linalg
 from jaxmetrics._src import precision as _precision
 from jaxmetrics._src import sharding as _sharding
 from jaxmetrics._src import validation as _validation
+from jaxmetrics._src.frechet_formula import squared_frechet
 from jaxmetrics._src.kernels import KernelSpec
 from jaxmetrics.metrics import mmd as _mmd
 from jaxmetrics.metrics import prdc as _prdc
@@ -158,7 +159,7 @@ def _frechet_one(shared, x, n):
     stats = _stats.masked_stats(x, n)
     diff = mean - stats.mean
     cross = _linalg.trace_sqrt_of_factors(factor, _linalg.covariance_factor(stats.covariance))
-    return jnp.maximum(diff @ diff + trace + jnp.trace(stats.covariance) - 2.0 * cross, 0.0)
+    return squared_frechet(diff @ diff, trace + jnp.trace(stats.covariance), cross)
 
 
 @functools.partial(jax.jit, static_argnames=("dtype", "devices"))

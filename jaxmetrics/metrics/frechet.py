@@ -14,6 +14,7 @@ from jaxmetrics._src import host_lapack as _host_lapack
 from jaxmetrics._src import linalg as _linalg
 from jaxmetrics._src import precision as _precision
 from jaxmetrics._src import validation as _validation
+from jaxmetrics._src.frechet_formula import squared_frechet
 from jaxmetrics.metrics import stats as _stats
 from jaxmetrics.metrics.stats import GaussianStats
 
@@ -58,7 +59,7 @@ def frechet_of_stats(a: GaussianStats, b: GaussianStats, method: str = "qr") -> 
     diff = mean_a - mean_b
     traces = jnp.trace(cov_a) + jnp.trace(cov_b)
     cross = _linalg.trace_sqrt_product(cov_a, cov_b, method)
-    return _times_power_of_two(jnp.maximum(diff @ diff + traces - 2.0 * cross, 0.0), 2 * e)
+    return _times_power_of_two(squared_frechet(diff @ diff, traces, cross), 2 * e)
 
 
 def _unit_rows(x: jax.Array, y: jax.Array):
@@ -183,7 +184,7 @@ def _frechet_cross_gram(x: jax.Array, y: jax.Array, dtype: Any) -> jax.Array:
     traces = jnp.sum(xc * xc) / (n - 1) + jnp.sum(yc * yc) / (m - 1)
     cross = _linalg.matmul(xc, yc.T) / jnp.sqrt(jnp.asarray((n - 1) * (m - 1), dtype))
     diff = mx - my
-    fd = jnp.maximum(diff @ diff + traces - 2.0 * _linalg.nuclear_norm(cross), 0.0)
+    fd = squared_frechet(diff @ diff, traces, _linalg.nuclear_norm(cross))
     return _times_power_of_two(fd, 2 * e)
 
 
