@@ -8,6 +8,7 @@ converted by its own methods.
 from __future__ import annotations
 
 import concurrent.futures
+import copy
 import os
 import queue
 import threading
@@ -21,11 +22,11 @@ import numpy as np
 from jaxmetrics.audio import mixing as _mixing
 from jaxmetrics.audio import state as _state
 from jaxmetrics.audio import windows as _windows
+from jaxmetrics.audio.metric_names import METRICS, parse_metric_names
 from jaxmetrics.audio.state import EmbeddingSet, Projection
 
 __all__ = ["DEFAULT_EMBEDDER", "METRICS", "STATE_FORMAT", "STATE_VERSION", "AudioMetrics"]
 
-METRICS = ("fad", "kd", "prdc", "apa")
 DEFAULT_EMBEDDER = "clap-music"
 STATE_FORMAT = "jaxmetrics.AudioMetrics.state"
 STATE_VERSION = 1
@@ -35,24 +36,6 @@ STATE_VERSION = 1
 # stems and mixes, saving and loading it); windows, mixes, files and the
 # score computations live in their own modules.
 _NEED_ROWS = ("kd", "prdc")
-
-
-def parse_metric_names(metrics: Any) -> list[str]:
-    """Normalise ``metrics`` (a list of names or a comma-separated string) and check the names."""
-    if isinstance(metrics, str):
-        metrics = metrics.split(",")
-    try:
-        names = [str(m).strip().lower() for m in metrics]
-    except TypeError as err:
-        raise TypeError(f"metrics must be a list of names, got {type(metrics).__name__}") from err
-    names = [m for m in names if m]
-    unknown = [m for m in names if m not in METRICS]
-    if unknown or not names:
-        raise ValueError(
-            f"unknown metric(s) {', '.join(unknown) or '(none given)'}; "
-            f"choose from {', '.join(METRICS)}"
-        )
-    return list(dict.fromkeys(names))
 
 
 class _Embedder:
@@ -325,6 +308,11 @@ class AudioMetrics:
             )
 
     @property
+    def embedder_identity(self) -> str:
+        """The embedder's name and settings, as written into saved state and embedding files."""
+        return self._embed.identity
+
+    @property
     def window_length(self) -> int:
         """Samples per window at the embedder's rate."""
         return _windows.window_length(self.win_dur, self.sample_rate)
@@ -371,8 +359,7 @@ class AudioMetrics:
 
     def embed_stems(self, data: Any) -> np.ndarray:
         """Embeddings ``(windows, dim)`` of the stems of ``data``, in input order (no scoring)."""
-        embed = AudioMetrics.__new__(AudioMetrics)
-        embed.__dict__.update(self.__dict__)
+        embed = copy.copy(self)  # shares the embedder and caches; only the flags below differ
         embed.metrics, embed.need_apa, embed.stems_mode = ["kd"], False, True
         embed._store_cand_stems = True
         return embed._run(data, "candidate", None)["stem"].embeddings()

@@ -26,8 +26,11 @@ from typing import Any
 
 import numpy as np
 
-METRICS: tuple[str, ...] = ("fad", "kd", "prdc")
-AUDIO_METRICS: tuple[str, ...] = ("fad", "kd", "prdc", "apa")
+from jaxmetrics.audio import metric_names
+
+AUDIO_METRICS = metric_names.METRICS
+# From stored embeddings: APA needs the audio (its mixes), so `score` cannot compute it.
+METRICS: tuple[str, ...] = tuple(m for m in AUDIO_METRICS if m != "apa")
 EMBEDDINGS_FORMAT = "jaxmetrics.embeddings"
 
 
@@ -37,14 +40,10 @@ class CliError(Exception):
 
 def _metric_parser(allowed: tuple[str, ...]):
     def parse(text: str) -> list[str]:
-        names = [m.strip().lower() for m in text.split(",") if m.strip()]
-        unknown = [m for m in names if m not in allowed]
-        if unknown or not names:
-            raise argparse.ArgumentTypeError(
-                f"unknown metric(s) {', '.join(unknown) or '(none given)'}; "
-                f"choose from {', '.join(allowed)}"
-            )
-        return list(dict.fromkeys(names))
+        try:
+            return metric_names.parse_metric_names(text, allowed)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from err
 
     return parse
 
@@ -194,7 +193,7 @@ def _run_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     except ValueError as err:
         raise _no_windows(f"reference {args.reference}", reference) from err
     summary: dict[str, Any] = {
-        "embedder": am._embed.identity,
+        "embedder": am.embedder_identity,
         "win_dur": am.win_dur,
         "reference": {
             "path": args.reference,
@@ -237,7 +236,7 @@ def _run_embed(args: argparse.Namespace) -> dict[str, Any]:
             f,
             embeddings=embeddings,
             format=np.array(EMBEDDINGS_FORMAT),
-            embedder=np.array(am._embed.identity),
+            embedder=np.array(am.embedder_identity),
             win_dur=np.array(am.win_dur),
             sample_rate=np.array(am.sample_rate),
             files=np.array(reader.used),
@@ -246,7 +245,7 @@ def _run_embed(args: argparse.Namespace) -> dict[str, Any]:
         )
     print(
         f"wrote {out}: {embeddings.shape[0]} windows x {embeddings.shape[1]} from "
-        f"{len(reader.used)} files ({am._embed.identity}, win_dur {am.win_dur:g} s)"
+        f"{len(reader.used)} files ({am.embedder_identity}, win_dur {am.win_dur:g} s)"
     )
     return {"output": str(out), "windows": int(embeddings.shape[0]), "skipped": skipped}
 
@@ -272,12 +271,12 @@ def _run_demo(args: argparse.Namespace) -> dict[str, Any]:
         f"Synthetic audio: a reference set of {len(reference)} clips of {args.seconds:g} s of "
         f"chords, and candidate sets at increasing degradation (level 0: clean; level 1: "
         f"detuned, low-passed, clipped, noisy), {am.win_dur:g} s windows, embedder "
-        f"{am._embed.identity}.\n"
+        f"{am.embedder_identity}.\n"
     )
     if args.save_audio:
         _save_demo_audio(Path(args.save_audio), reference, candidates, am.sample_rate)
     am.add_reference(reference)
-    return {"results": am.evaluate_many(candidates), "embedder": am._embed.identity}
+    return {"results": am.evaluate_many(candidates), "embedder": am.embedder_identity}
 
 
 def _save_demo_audio(folder: Path, reference, candidates, sr: int) -> None:
