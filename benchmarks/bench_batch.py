@@ -238,4 +238,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from _results import run_recorded
+
+    run_recorded(main, "Batched evaluation: evaluate_batch against loops of single calls")

@@ -36,6 +36,7 @@ from collections.abc import Sequence
 import numpy as np
 import scipy
 import scipy.linalg
+from _results import recorded
 from _timing import Timing, time_interleaved, time_jitted, time_plain
 
 TORCH_THREADS = 2
@@ -766,18 +767,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     start = time.perf_counter()
     machine_header(args)
     cache = DataCache()
-    if "fad" in sections:
-        bench_fad(sizes, args.repeats, cache)
-    if "methods" in sections:
-        bench_fad_methods(sizes, args.repeats, cache)
-    if "e2e" in sections:
-        bench_e2e(sizes, args.repeats, cache)
-    if "kd" in sections:
-        bench_kd(sizes, args.repeats, cache)
-    if "prdc" in sections:
-        bench_prdc(sizes, args.repeats, args.large, args.large_rows)
-    if "kad" in sections:
-        bench_kad(sizes, args.repeats, cache)
+    runs = {
+        "fad": ("FAD from statistics", lambda: bench_fad(sizes, args.repeats, cache)),
+        "methods": ("FAD methods", lambda: bench_fad_methods(sizes, args.repeats, cache)),
+        "e2e": ("FAD end to end", lambda: bench_e2e(sizes, args.repeats, cache)),
+        "kd": ("Kernel distance", lambda: bench_kd(sizes, args.repeats, cache)),
+        "prdc": (
+            "PRDC",
+            lambda: bench_prdc(sizes, args.repeats, args.large, args.large_rows),
+        ),
+        "kad": ("KAD beside kadtk", lambda: bench_kad(sizes, args.repeats, cache)),
+    }
+    for name, (title, run) in runs.items():
+        if name in sections:
+            # One RESULTS.md section per benchmark section (quick runs are not recorded).
+            with recorded(f"bench_core-{name}", f"bench_core: {title}", not args.quick):
+                run()
     print(f"\nTotal wall time: {time.perf_counter() - start:.0f} s")
 
 

@@ -134,4 +134,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from _results import run_recorded
+
+    run_recorded(main, "Embedder throughput")

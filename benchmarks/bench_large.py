@@ -46,4 +46,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from _results import run_recorded
+
+    run_recorded(main, "Large-N runs of the metric core")

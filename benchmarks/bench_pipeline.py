@@ -341,4 +341,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from _results import run_recorded
+
+    run_recorded(main, "Pipeline throughput against audio-metrics")
