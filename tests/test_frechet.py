@@ -11,7 +11,7 @@ import references as ref
 from references import correlated_gaussian
 
 import jaxmetrics as jm
-from jaxmetrics._src import linalg as _linalg
+from jaxmetrics._src import routing
 from jaxmetrics.metrics import frechet as _frechet
 
 # Both our route (Cholesky/eigh factor + symmetric eigenvalues) and scipy's
@@ -169,7 +169,7 @@ def test_eager_host_route_matches_the_jitted_route(rng, d, method):
     y = correlated_gaussian(rng, 3000, d, shift=0.05)
     sx, sy = (jm.GaussianStats(*map(np.asarray, jm.gaussian_stats(v))) for v in (x, y))
     copies = [np.array(v) for s in (sx, sy) for v in s]
-    on_host = d >= _linalg.HOST_MIN_DIM
+    on_host = d >= routing.HOST_MIN_DIM
     assert _frechet._on_cpu_host(sx, sy) == on_host
     eager = float(jm.frechet_distance_from_stats(sx, sy, method=method))
     with jax.enable_x64(True):

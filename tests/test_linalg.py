@@ -19,6 +19,7 @@ import jaxmetrics as jm
 from jaxmetrics._src import host_lapack as _host_lapack
 from jaxmetrics._src import linalg as _linalg
 from jaxmetrics._src import precision as _precision
+from jaxmetrics._src import routing
 
 
 def _random_psd(rng, d, spectrum):
@@ -95,11 +96,11 @@ def test_eigenvalue_and_singular_value_routes_agree(rng, x64, condition):
     """Both definite: the eigenvalue routes; forcing the flag off: singular values.
 
     d = 192 is above the dimension from which float64 on CPU runs on the host
-    (``_linalg.HOST_MIN_DIM``), so ``trace_sqrt_product`` checks that route
+    (``routing.HOST_MIN_DIM``), so ``trace_sqrt_product`` checks that route
     and ``trace_sqrt_of_factors`` the XLA one.
     """
     d = 192
-    assert d >= _linalg.HOST_MIN_DIM
+    assert d >= routing.HOST_MIN_DIM
     sx = _random_psd(rng, d, np.geomspace(1.0, 1.0 / condition, d))
     sy = _random_psd(rng, d, 1.3 * np.geomspace(1.0, 1.0 / condition, d))
     fx = _linalg.covariance_factor(jnp.asarray(sx))

@@ -9,6 +9,7 @@ import pytest
 import references as ref
 
 import jaxmetrics as jm
+from jaxmetrics._src import routing
 from jaxmetrics.metrics import mmd as _mmd
 
 # Both sides sum the same float64 kernel values in different orders; sums of
@@ -29,7 +30,7 @@ def test_mmd2_polynomial_matches_numpy(rng, estimator):
 
 def test_mmd2_unequal_sizes_and_blocks(rng, monkeypatch):
     # Force tiny row blocks so the blocked accumulation and its padding are used.
-    monkeypatch.setattr(_mmd, "_BLOCK_ENTRIES", 64 * 37)
+    monkeypatch.setattr(routing, "KERNEL_BLOCK_ENTRIES", 64 * 37)
     x = rng.normal(size=(101, 7))
     y = rng.normal(size=(37, 7)) * 1.5
     kxx, kxy, kyy = (

@@ -48,6 +48,7 @@ import numpy as np
 from jax import lax
 
 from jaxmetrics._src import linalg as _linalg
+from jaxmetrics._src import routing
 
 __all__ = [
     "Scaling",
@@ -128,16 +129,13 @@ def _power_of_two(shift: jax.Array, dtype) -> tuple[jax.Array, jax.Array]:
     return jnp.ldexp(one, first), jnp.ldexp(one, shift - first)
 
 
-_CHUNK = 4096  # rows per step when normalise reads a set
-
-
 def _fold_rows(x: jax.Array, real, fn, reduce):
     """``reduce`` of ``fn(rows, mask)`` over chunks of rows of ``x`` (memory: one chunk).
 
     ``real(at)`` says which global row indices ``at`` are real rows.
     """
     n = x.shape[0]
-    chunk = min(_CHUNK, n)
+    chunk = min(routing.NORMALISE_CHUNK, n)
 
     def one(i):
         at = i * chunk + jnp.arange(chunk)

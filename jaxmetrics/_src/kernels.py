@@ -18,6 +18,7 @@ from jax.typing import ArrayLike
 
 from jaxmetrics._src import linalg as _linalg
 from jaxmetrics._src import precision as _precision
+from jaxmetrics._src import routing
 from jaxmetrics._src import validation as _validation
 
 KERNELS: tuple[str, ...] = ("polynomial", "rbf")
@@ -111,10 +112,6 @@ def check_median_bandwidth(bandwidth: jax.Array, name: str) -> None:
         )
 
 
-_MEDIAN_TILE_ROWS = 256  # rows of x per tile of the selection passes
-_MAX_DIGIT = 21  # bits per selection pass at most (a histogram of 2^21 counts)
-
-
 def _pair_keys(x: jax.Array, rows: jax.Array):
     """Squared distances from rows ``rows`` to every row of ``x``, as order-preserving ints.
 
@@ -135,12 +132,14 @@ def _pair_keys(x: jax.Array, rows: jax.Array):
 
 
 def _digit_width(total_bits: int, pairs: int) -> int:
-    """Bits per selection pass: histograms no larger than the pairs need, ``_MAX_DIGIT`` at most.
+    """Bits per selection pass: histograms no larger than the pairs need.
+
+    At most ``routing.MEDIAN_MAX_DIGIT``.
 
     A histogram much larger than the number of entries costs more to clear
     and scan than the pass itself.
     """
-    return min(_MAX_DIGIT, max(8, pairs.bit_length()), total_bits)
+    return min(routing.MEDIAN_MAX_DIGIT, max(8, pairs.bit_length()), total_bits)
 
 
 def _locate_rank(hist: jax.Array, rank: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -173,7 +172,7 @@ def _select_pair_distances(x: jax.Array, ranks: jax.Array) -> jax.Array:
     them.
     """
     n = x.shape[0]
-    block = min(_MEDIAN_TILE_ROWS, n)
+    block = min(routing.MEDIAN_TILE_ROWS, n)
     tiles = jnp.arange(-(-n // block) * block).reshape(-1, block)
     tiles = jnp.where(tiles < n, tiles, -1)
     itemsize = jnp.dtype(x.dtype).itemsize

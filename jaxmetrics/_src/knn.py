@@ -21,14 +21,12 @@ from jax import lax
 
 from jaxmetrics._src import distance_bounds as _distance_bounds
 from jaxmetrics._src import linalg as _linalg
+from jaxmetrics._src import routing
 from jaxmetrics._src import sharding as _sharding
 from jaxmetrics._src.distance_bounds import pair_sq_distances
 
-__all__ = ["GROUP", "RowSet", "Tile", "knn_sq_radii", "num_tiles", "read_rows", "read_tile"]
+__all__ = ["RowSet", "Tile", "knn_sq_radii", "num_tiles", "read_rows", "read_tile"]
 
-GROUP = 32  # columns per group, for candidate search and for settling open pairs
-_SPARE = 3  # candidates kept per row beyond the k nearest
-_ROWS = 8  # rows per step of the exact fallback of the k-NN radii
 _BIG = float(np.finfo(np.float32).max)  # "no candidate" in float32 lower bounds
 
 
@@ -115,22 +113,23 @@ def _merge_candidates(low, first, kept_v, kept_i, floor):
     """
     lines, width = low.shape
     keep = kept_v.shape[1]
-    groups = -(-width // GROUP)
+    groups = -(-width // routing.KNN_GROUP)
     columns = first + jnp.arange(width, dtype=jnp.int32)
     if groups <= keep:
         fresh_v, fresh_i = low, jnp.broadcast_to(columns, low.shape)
         rest = jnp.full((lines,), jnp.inf, kept_v.dtype)
     else:
-        pad = groups * GROUP - width
+        pad = groups * routing.KNN_GROUP - width
         grouped = jnp.pad(low, ((0, 0), (0, pad)), constant_values=_BIG)
-        grouped = grouped.reshape(lines, groups, GROUP)
+        grouped = grouped.reshape(lines, groups, routing.KNN_GROUP)
         minima = grouped.min(axis=2)
         group_ids = jnp.broadcast_to(jnp.arange(groups, dtype=jnp.int32), minima.shape)
         _, picked, rest = _smallest(minima, group_ids, keep)
         chosen = jnp.take_along_axis(grouped, jnp.maximum(picked, 0)[:, :, None], axis=1)
-        fresh_v = chosen.reshape(lines, keep * GROUP)
-        cols = first + picked[:, :, None] * GROUP + jnp.arange(GROUP, dtype=jnp.int32)
-        fresh_i = cols.reshape(lines, keep * GROUP)
+        fresh_v = chosen.reshape(lines, keep * routing.KNN_GROUP)
+        lanes = jnp.arange(routing.KNN_GROUP, dtype=jnp.int32)
+        cols = first + picked[:, :, None] * routing.KNN_GROUP + lanes
+        fresh_i = cols.reshape(lines, keep * routing.KNN_GROUP)
     none = fresh_v >= _BIG  # padding, the row itself: no candidate at all
     fresh_v = jnp.where(none, jnp.inf, fresh_v)
     fresh_i = jnp.where(none, -1, fresh_i)
@@ -262,25 +261,28 @@ def knn_sq_radii(s: RowSet, block: int, k: int, devices) -> jax.Array:
     """Squared distance from each row to its k-th nearest *other* row (padding: -inf).
 
     As in the prdc package, duplicates of a row count as neighbours at
-    distance 0. Each row keeps ``k + _SPARE`` candidates from the screened
+    distance 0. Each row keeps ``k + routing.KNN_SPARE`` candidates from the screened
     tiles; the k-th smallest of their exact distances ``r`` is the row's
     radius when every candidate left out has a lower bound ``>= r`` (or
     ``r = 0``). Other rows are recomputed exactly against the whole set,
-    ``_ROWS`` at a time. Returns ``(tiles * block,)`` values.
+    ``routing.KNN_EXACT_ROWS`` at a time. Returns ``(tiles * block,)`` values.
     """
-    index, floor = _candidates(s, block, k + _SPARE, devices)
+    index, floor = _candidates(s, block, k + routing.KNN_SPARE, devices)
     radii = _k_smallest(_kept_distances(s, index), k)[:, k - 1]
     total = index.shape[0]
     valid = jnp.arange(total) < s.count
     proven = (floor >= radii) | (radii == 0)
-    ids, count = _chunks(~proven & valid, _ROWS)
+    ids, count = _chunks(~proven & valid, routing.KNN_EXACT_ROWS)
 
     def redo(state):
         c, radii = state
-        chunk = lax.dynamic_slice(ids, (c * _ROWS,), (_ROWS,))
-        live = c * _ROWS + jnp.arange(_ROWS) < count
+        chunk = lax.dynamic_slice(ids, (c * routing.KNN_EXACT_ROWS,), (routing.KNN_EXACT_ROWS,))
+        live = c * routing.KNN_EXACT_ROWS + jnp.arange(routing.KNN_EXACT_ROWS) < count
         exact = _dense_radii(s, block, chunk, k)
         return c + 1, radii.at[jnp.where(live, chunk, total)].set(exact, mode="drop")
 
-    _, radii = lax.while_loop(lambda st: st[0] * _ROWS < count, redo, (jnp.int32(0), radii))
+    def more(state):
+        return state[0] * routing.KNN_EXACT_ROWS < count
+
+    _, radii = lax.while_loop(more, redo, (jnp.int32(0), radii))
     return jnp.where(valid, radii, -jnp.inf)

@@ -15,6 +15,7 @@ import numpy as np
 from jax import lax
 
 from jaxmetrics._src import host_lapack as _host_lapack
+from jaxmetrics._src import routing
 
 try:  # jaxlib's CPU LAPACK kernels (values-only symmetric eigenvalues)
     import jaxlib.lapack as _jaxlib_lapack
@@ -27,7 +28,6 @@ matmul = functools.partial(jnp.matmul, precision=HIGHEST)
 # Width of the column blocks used to form a Gram matrix X^T X. Only blocks on
 # and above the diagonal are computed (XLA has no SYRK), which saves up to half
 # the flops for wide embeddings.
-_GRAM_BLOCK = 256
 
 
 def gram(x: jax.Array) -> jax.Array:
@@ -41,12 +41,12 @@ def gram(x: jax.Array) -> jax.Array:
 
     """
     d = x.shape[1]
-    if d <= 2 * _GRAM_BLOCK:
+    if d <= 2 * routing.GRAM_BLOCK:
         return matmul(x.T, x)
-    starts = list(range(0, d, _GRAM_BLOCK))
+    starts = list(range(0, d, routing.GRAM_BLOCK))
     rows = []
     for i, start in enumerate(starts):
-        stop = min(start + _GRAM_BLOCK, d)
+        stop = min(start + routing.GRAM_BLOCK, d)
         # Block row i: columns start..d (the diagonal block and those right of it).
         upper = matmul(x[:, start:stop].T, x[:, start:])
         left = [rows[j][1][:, start - starts[j] : stop - starts[j]].T for j in range(i)]
@@ -165,7 +165,6 @@ TRACE_METHODS: tuple[str, ...] = ("qr", "eigh", "svd")
 # Below this dimension the callback's fixed cost (transfers, waking the host
 # BLAS's threads) outweighs what the host's BLAS and LAPACK save; chosen with
 # benchmarks/bench_choices.py --sections fad-route.
-HOST_MIN_DIM = 160
 
 
 def _trace_sqrt_value(sigma_x: jax.Array, sigma_y: jax.Array, method: str) -> jax.Array:
@@ -174,7 +173,7 @@ def _trace_sqrt_value(sigma_x: jax.Array, sigma_y: jax.Array, method: str) -> ja
     def device(sx: jax.Array, sy: jax.Array) -> jax.Array:
         return trace_sqrt_of_factors(covariance_factor(sx), covariance_factor(sy), method=method)
 
-    if sigma_x.dtype != jnp.float64 or sigma_x.ndim != 2 or sigma_x.shape[0] < HOST_MIN_DIM:
+    if sigma_x.dtype != jnp.float64 or sigma_x.ndim != 2 or sigma_x.shape[0] < routing.HOST_MIN_DIM:
         return device(sigma_x, sigma_y)
 
     def host(sx: jax.Array, sy: jax.Array) -> jax.Array:

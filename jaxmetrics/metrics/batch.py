@@ -26,6 +26,7 @@ from jaxmetrics._src import distance_bounds as _distance_bounds
 from jaxmetrics._src import kernels as _kernels
 from jaxmetrics._src import linalg as _linalg
 from jaxmetrics._src import precision as _precision
+from jaxmetrics._src import routing
 from jaxmetrics._src import sharding as _sharding
 from jaxmetrics._src import validation as _validation
 from jaxmetrics._src.frechet_formula import squared_frechet
@@ -308,7 +309,7 @@ def prdc_batch(
     *,
     counts: ArrayLike | None = None,
     k: int = 5,
-    block_size: int = 1024,
+    block_size: int = routing.PRDC_BLOCK,
     precision: str = "float64",
     devices: Devices = None,
 ) -> PRDC:
@@ -541,7 +542,7 @@ def evaluate_batch(
     degree: int = 3,
     gamma: float | None = None,
     coef0: float = 1.0,
-    block_size: int = 1024,
+    block_size: int = routing.PRDC_BLOCK,
     precision: str = "float64",
     devices: Devices = None,
 ) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from jax.typing import ArrayLike
 from jaxmetrics._src import host_lapack as _host_lapack
 from jaxmetrics._src import linalg as _linalg
 from jaxmetrics._src import precision as _precision
+from jaxmetrics._src import routing
 from jaxmetrics._src import validation as _validation
 from jaxmetrics._src.frechet_formula import squared_frechet
 from jaxmetrics.metrics import stats as _stats
@@ -155,7 +156,7 @@ def _on_cpu_host(a: GaussianStats, b: GaussianStats) -> bool:
     ``benchmarks/bench_choices.py --sections fad-route``). Traced
     statistics, other dtypes and accelerator arrays take the jitted route.
     """
-    if a.mean.shape[0] < _linalg.HOST_MIN_DIM:
+    if a.mean.shape[0] < routing.HOST_MIN_DIM:
         return False
     leaves = (a.mean, a.covariance, b.mean, b.covariance)
     for leaf in leaves:

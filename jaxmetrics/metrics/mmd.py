@@ -14,6 +14,7 @@ from jax.typing import ArrayLike
 from jaxmetrics._src import kernels as _kernels
 from jaxmetrics._src import linalg as _linalg
 from jaxmetrics._src import precision as _precision
+from jaxmetrics._src import routing
 from jaxmetrics._src import sharding as _sharding
 from jaxmetrics._src import validation as _validation
 from jaxmetrics._src.kernels import KernelSpec
@@ -26,7 +27,6 @@ from jaxmetrics.metrics import subsets as _subsets
 ESTIMATORS: tuple[str, ...] = ("unbiased", "biased", "u-statistic")
 
 # Kernel-matrix blocks are kept below this many entries (128 MiB in float64).
-_BLOCK_ENTRIES = 1 << 24
 
 
 class KernelDistance(NamedTuple):
@@ -56,7 +56,7 @@ def weighted_kernel_sums(
     full: peak memory is one ``(block, len(b))`` block.
     """
     n, s = a.shape[0], wa.shape[0]
-    block = max(8, min(n, _BLOCK_ENTRIES // max(b.shape[0], 1)))
+    block = max(8, min(n, routing.KERNEL_BLOCK_ENTRIES // max(b.shape[0], 1)))
     num_blocks = -(-n // block)
     pad = num_blocks * block - n
     a = jnp.pad(a, ((0, pad), (0, 0)))
@@ -136,8 +136,6 @@ def _resolve_kernel(kernel, x, y, degree, gamma, coef0, bandwidth, precision):
 
 # Bytes of kernel blocks (three per subset) that one vmapped batch of subsets
 # may hold: on the CPU about a last-level cache, elsewhere a memory bound.
-_CPU_BATCH_BYTES = 32 << 20
-_DEVICE_BATCH_BYTES = 256 << 20
 
 
 def subsets_per_batch(
@@ -161,7 +159,7 @@ def subsets_per_batch(
 
     """
     platform = devices[0].platform if devices else jax.default_backend()
-    budget = _CPU_BATCH_BYTES if platform == "cpu" else _DEVICE_BATCH_BYTES
+    budget = routing.KD_CPU_BATCH_BYTES if platform == "cpu" else routing.KD_DEVICE_BATCH_BYTES
     floor = 2 if platform == "cpu" else 1
     per_subset = 3 * subset_size**2 * jnp.dtype(dtype).itemsize
     return max(1, min(num_subsets, max(floor, budget // per_subset)))

@@ -33,7 +33,7 @@ from jax import lax
 from jax.typing import ArrayLike
 
 from jaxmetrics._src import distance_bounds as _distance_bounds
-from jaxmetrics._src import knn
+from jaxmetrics._src import knn, routing
 from jaxmetrics._src import linalg as _linalg
 from jaxmetrics._src import precision as _precision
 from jaxmetrics._src import sharding as _sharding
@@ -41,8 +41,6 @@ from jaxmetrics._src import validation as _validation
 from jaxmetrics._src.distance_bounds import pair_sq_distances
 
 __all__ = ["PRDC", "prdc", "prdc_engine", "block_for"]
-
-_SETTLE = 16  # groups of open pairs settled per step of the cross pass
 
 
 class PRDC(NamedTuple):
@@ -68,11 +66,11 @@ class PRDC(NamedTuple):
 
 
 def _open_groups(pending: jax.Array) -> jax.Array:
-    """``(rows, groups)``: which groups of ``knn.GROUP`` columns hold an open pair."""
+    """``(rows, groups)``: which groups of ``routing.KNN_GROUP`` columns hold an open pair."""
     rows, cols = pending.shape
-    groups = -(-cols // knn.GROUP)
-    padded = jnp.pad(pending, ((0, 0), (0, groups * knn.GROUP - cols)))
-    return padded.reshape(rows, groups, knn.GROUP).any(axis=2)
+    groups = -(-cols // routing.KNN_GROUP)
+    padded = jnp.pad(pending, ((0, 0), (0, groups * routing.KNN_GROUP - cols)))
+    return padded.reshape(rows, groups, routing.KNN_GROUP).any(axis=2)
 
 
 def _cross_pass(shared, ids, *, block: int):
@@ -82,11 +80,11 @@ def _cross_pass(shared, ids, *, block: int):
     devices; a candidate is in some reference ball iff its count is
     positive) and per-tile ``in a candidate ball`` / ``covered`` flags of
     the reference rows. Pairs the screen leaves open are settled with the
-    difference formula, ``_SETTLE`` groups of ``knn.GROUP`` columns at a time.
+    difference formula, a few groups of columns at a time (:mod:`routing`).
     """
     ref, cand, r_rad, c_rad = shared
     r_brk, c_brk = _distance_bounds.brackets(r_rad), _distance_bounds.brackets(c_rad)
-    lanes = jnp.arange(knn.GROUP, dtype=jnp.int32)
+    lanes = jnp.arange(routing.KNN_GROUP, dtype=jnp.int32)
 
     def per_ref_tile(cand_count, i):
         live = i >= 0
@@ -116,11 +114,12 @@ def _cross_pass(shared, ids, *, block: int):
 
             def settle(st):
                 groups, in_cand_ball, covered, cand_count = st
-                (flat,) = jnp.nonzero(groups.reshape(-1), size=_SETTLE, fill_value=-1)
+                step = routing.PRDC_SETTLE_GROUPS
+                (flat,) = jnp.nonzero(groups.reshape(-1), size=step, fill_value=-1)
                 real = flat >= 0
                 flat = jnp.maximum(flat, 0)
                 r, g = flat // groups.shape[1], flat % groups.shape[1]
-                c = g[:, None] * knn.GROUP + lanes  # (_SETTLE, knn.GROUP) columns
+                c = g[:, None] * routing.KNN_GROUP + lanes  # (step, group) columns
                 inside = real[:, None] & (c < block)
                 c = jnp.minimum(c, block - 1)
                 rr = jnp.broadcast_to(r[:, None], c.shape)
@@ -239,7 +238,7 @@ def prdc(
     candidate: ArrayLike,
     *,
     k: int = 5,
-    block_size: int = 1024,
+    block_size: int = routing.PRDC_BLOCK,
     precision: str = "float64",
     devices: Sequence[jax.Device] | str | None = None,
 ) -> PRDC:
