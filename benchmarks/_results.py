@@ -43,7 +43,8 @@ class _Tee(io.TextIOBase):
             stream.flush()
 
 
-def _git_state() -> str:
+def git_state() -> str:
+    """``git describe --always --dirty`` of this repository (``unknown`` outside git)."""
     repo = RESULTS.parents[1]
     describe = subprocess.run(
         ["git", "-C", str(repo), "describe", "--always", "--dirty"], capture_output=True, text=True
@@ -51,7 +52,8 @@ def _git_state() -> str:
     return describe or "unknown"
 
 
-def _machine() -> str:
+def machine() -> str:
+    """CPU model, cores, memory and platform, read from /proc where there is one."""
     cpu = "unknown CPU"
     with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
         for line in f:
@@ -77,8 +79,8 @@ def header(command: str) -> str:
     """The lines that say where a section's figures come from."""
     return (
         f"- command: `{command}`\n"
-        f"- date: {time.strftime('%Y-%m-%d %H:%M %Z')}; code: git {_git_state()}\n"
-        f"- machine: {_machine()}\n"
+        f"- date: {time.strftime('%Y-%m-%d %H:%M %Z')}; code: git {git_state()}\n"
+        f"- machine: {machine()}\n"
         f"- versions: {_versions()}\n"
     )
 

@@ -33,6 +33,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+import _results
 import numpy as np
 import scipy
 import scipy.linalg
@@ -257,28 +258,18 @@ def machine_header(args: argparse.Namespace) -> None:
     import sklearn
     import torch
 
-    cpu = "unknown"
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    mem = "?"
-    with contextlib.suppress(OSError), open("/proc/meminfo") as f:
-        mem = f"{int(f.readline().split()[1]) / 2**20:.1f} GiB"
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    git = subprocess.run(
-        ["git", "-C", repo, "describe", "--always", "--dirty"], capture_output=True, text=True
-    ).stdout.strip()
+    git = _results.git_state()
     dirty = subprocess.run(
-        ["git", "-C", repo, "status", "--porcelain", "jaxmetrics"], capture_output=True, text=True
+        ["git", "-C", str(_results.RESULTS.parents[1]), "status", "--porcelain", "jaxmetrics"],
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     print("## jaxmetrics core benchmark\n")
     print(
         f"- code: git {git or '?'}"
         + (" (jaxmetrics/ has uncommitted changes)" if dirty else " (jaxmetrics/ clean)")
     )
-    print(f"- machine: {cpu}, {os.cpu_count()} cores, {mem} RAM, {platform.platform()}")
+    print(f"- machine: {_results.machine()}")
     print(
         f"- python {platform.python_version()}, jax {jax.__version__} (jaxlib {jaxlib.__version__},"
         f" backend {jax.default_backend()}), numpy {np.__version__}, scipy {scipy.__version__},"
