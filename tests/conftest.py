@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
-# Property-based tests (tests/test_oracle.py): CI runs a fixed, derandomised
+# Property-based tests (tests/metrics/test_oracle.py): CI runs a fixed, derandomised
 # budget; `pytest --hypothesis-profile=long` runs many more random examples.
 _HYPOTHESIS = {
     "deadline": None,

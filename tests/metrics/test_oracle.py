@@ -4,7 +4,7 @@ Inputs come from adversarial generators: exact ties on integer lattices,
 duplicated rows within and across sets, identical "silent" rows, constant
 columns, large exact offsets, scales from 1e-150 to 1e150, sizes from k+1 to
 several tiles with odd remainders, float32 and float64. CI runs the
-derandomised "ci" profile; ``pytest tests/test_oracle.py
+derandomised "ci" profile; ``pytest tests/metrics/test_oracle.py
 --hypothesis-profile=long`` runs many more examples.
 
 Sizes are drawn from a few values so that the jitted programs are compiled

@@ -204,7 +204,7 @@ SHARDED_SCRIPT = textwrap.dedent(
 @pytest.mark.slow
 def test_eight_forced_host_devices_give_identical_results():
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8")
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
     proc = subprocess.run(
         [sys.executable, "-c", SHARDED_SCRIPT],
         env=env,
