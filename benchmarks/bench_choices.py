@@ -10,7 +10,7 @@ benchmark data of ``bench_core.py``:
   LAPACK (the eager route of ``_frechet._on_cpu_host`` from d = 160),
   interleaved with the references as in ``bench_core.py`` (their BLAS
   threads are part of the setting).
-- ``kd-batch``: KD subsets per vmapped batch (``_mmd.subsets_per_batch``):
+- ``kd-batch``: KD subsets per vmapped batch (``kernel_distance.subsets_per_batch``):
   1, 2 (the CPU rule) and the accelerators' 256 MiB rule, float32 and
   float64.
 - ``prdc-block``: PRDC's tile edge (``block_size``): 768, 1024 (default),
@@ -37,7 +37,7 @@ from bench_core import (
 
 import jaxmetrics as jm
 from jaxmetrics._src import routing
-from jaxmetrics.metrics import mmd as _mmd
+from jaxmetrics.metrics import kernel_distance as _kernel_distance
 
 
 def fad_route(cache: DataCache) -> None:
@@ -106,19 +106,19 @@ def kd_batch(cache: DataCache) -> None:
     n, d, s, size = 10_000, 512, 100, 1_000
     x, y = cache.pair(n, d)
     idx = jm.numpy_subset_indices(n, n, num_subsets=s, subset_size=size, seed=1234)
-    original = _mmd.subsets_per_batch
+    original = _kernel_distance.subsets_per_batch
     rows = []
     for precision, itemsize in (("float32", 4), ("float64", 8)):
         old_rule = max(1, min(s, (256 << 20) // (3 * size**2 * itemsize)))
         batches = sorted({1, 2, old_rule})
 
         def run(batch, precision=precision):
-            _mmd.subsets_per_batch = lambda *args: batch
+            _kernel_distance.subsets_per_batch = lambda *args: batch
             try:
                 kd = jm.kernel_distance(x, y, subset_indices=idx, precision=precision)
                 return float(kd.mean)
             finally:
-                _mmd.subsets_per_batch = original
+                _kernel_distance.subsets_per_batch = original
 
         fns = {f"batch {b}": (lambda b=b: run(b)) for b in batches}
         timings, _ = time_interleaved(fns, {}, 4)

@@ -512,9 +512,9 @@ def kd_row(n: int, d: int, s: int, size: int, repeats: int, cache: DataCache) ->
     t64, t32, tl64, tl32 = (timings[k] for k in ("f64", "f32", "loop64", "loop32"))
     v64, v32, vl64, vl32 = (outs[k] for k in ("f64", "f32", "loop64", "loop32"))
     ref = vl64[0]
-    from jaxmetrics.metrics import mmd
+    from jaxmetrics.metrics import kernel_distance
 
-    route = mmd.choose_route(n, n, d, s, size)
+    route = kernel_distance.choose_route(n, n, d, s, size)
     return [
         f"{s} × {size:,} of {n:,} (route: {route})", f"{ref:.6g}",
         fmt_t(t64.median), fmt_t(t64.compile), fmt_t(tl64.median), fmt_x(t64, tl64),

@@ -18,23 +18,21 @@ from jaxmetrics.analysis.extrapolation import (
     sample_sizes,
 )
 from jaxmetrics.analysis.sweeps import kernel_distance_sweep, mmd2_sweep
-from jaxmetrics.metrics.apa import APA, apa, apa_from_distances
-from jaxmetrics.metrics.batch import (
-    apa_batch,
-    evaluate_batch,
+from jaxmetrics.metrics.apa import APA, apa, apa_batch, apa_from_distances
+from jaxmetrics.metrics.evaluate import evaluate_batch
+from jaxmetrics.metrics.frechet import (
+    frechet_distance,
     frechet_distance_batch,
-    kernel_distance_batch,
-    prdc_batch,
-    stack_sets,
+    frechet_distance_from_stats,
 )
-from jaxmetrics.metrics.frechet import frechet_distance, frechet_distance_from_stats
-from jaxmetrics.metrics.mmd import (
+from jaxmetrics.metrics.kernel_distance import (
     KernelDistance,
-    kad,
     kernel_distance,
-    mmd2,
+    kernel_distance_batch,
 )
-from jaxmetrics.metrics.prdc import PRDC, prdc
+from jaxmetrics.metrics.mmd import kad, mmd2
+from jaxmetrics.metrics.prdc import PRDC, prdc, prdc_batch
+from jaxmetrics.metrics.sets import stack_sets
 from jaxmetrics.metrics.stats import GaussianStats, gaussian_stats, merge_stats
 from jaxmetrics.metrics.subsets import (
     effective_subset_size,
@@ -64,8 +62,8 @@ __all__ = [
     "GaussianStats",
     "KernelDistance",
     "apa",
-    "apa_from_distances",
     "apa_batch",
+    "apa_from_distances",
     "bootstrap_ci",
     "bootstrap_indices",
     "effective_subset_size",

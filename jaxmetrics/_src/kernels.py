@@ -96,6 +96,34 @@ def kernel_gamma(kind: str, dim: int, gamma: Any = None, bandwidth: Any = None) 
     return 1.0 / (2.0 * jnp.asarray(bandwidth) ** 2)
 
 
+def resolve_kernel(
+    kernel: str,
+    x: Any,
+    y: Any,
+    degree: int,
+    gamma: Any,
+    coef0: Any,
+    bandwidth: Any,
+    precision: str,
+) -> tuple[int, Any, Any]:
+    """``(degree, gamma, coef0)`` of the kernel; call inside the precision scope.
+
+    For the RBF kernel, ``gamma = 1 / (2 bandwidth^2)``, the bandwidth defaulting
+    to the median pairwise distance of ``y``.
+    """
+    _validation.check_choice(kernel, "kernel", KERNELS)
+    if kernel == "polynomial":
+        degree = _validation.check_positive_int(degree, "degree")
+        _validation.check_parameter(gamma, "gamma", positive=True)
+        _validation.check_parameter(coef0, "coef0")
+        return degree, kernel_gamma(kernel, x.shape[1], gamma), coef0
+    _validation.check_parameter(bandwidth, "bandwidth", positive=True)
+    if bandwidth is None:
+        bandwidth = median_pairwise_distance(y, precision=precision)
+        check_median_bandwidth(bandwidth, "y")
+    return 1, kernel_gamma(kernel, x.shape[1], bandwidth=bandwidth), 0.0
+
+
 def check_median_bandwidth(bandwidth: jax.Array, name: str) -> None:
     """Raise when a median-heuristic bandwidth is 0 (concrete values only).
 

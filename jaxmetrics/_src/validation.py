@@ -136,7 +136,7 @@ def _check_finite(x: np.ndarray | jax.Array, name: str) -> None:
     if isinstance(x, np.ndarray):
         row_ok = np.isfinite(x).all(axis=1)
     else:
-        row_ok = _finite_rows(x)
+        row_ok = finite_rows(x)
         if isinstance(row_ok, jax.core.Tracer):  # a concrete array inside a user's trace
             return
         row_ok = np.asarray(row_ok)
@@ -149,8 +149,9 @@ def _check_finite(x: np.ndarray | jax.Array, name: str) -> None:
 
 
 @jax.jit
-def _finite_rows(x: jax.Array) -> jax.Array:
-    return jnp.isfinite(x).all(axis=1)
+def finite_rows(x: jax.Array) -> jax.Array:
+    """Whether every value of each row (last axis) is finite, for any leading shape."""
+    return jnp.isfinite(x).all(axis=-1)
 
 
 def check_same_dim(x: Any, y: Any, name_x: str, name_y: str) -> None:

@@ -285,16 +285,10 @@ def frechet_distance_inf(
     idx = _resample_indices(key, candidate.shape[0], len(ns), ns[-1], replace)
     traced = _validation.is_traced(reference, candidate)
     with _precision.precision_scope(precision, traced) as dtype:
-        if isinstance(reference, GaussianStats) or (
-            isinstance(reference, tuple) and len(reference) == 3
-        ):
-            reference = _stats.check_stats(reference, "reference")
-            reference = GaussianStats(*(jnp.asarray(v, dtype) for v in reference))
-        else:
-            reference = _validation.check_embeddings(
-                reference, "reference", min_rows=2, why="to estimate a covariance"
-            )
-            reference = _stats.gaussian_stats(reference, precision=precision)
+        if isinstance(reference, tuple) and len(reference) == 3:  # a plain (count, mean, cov)
+            reference = GaussianStats(*reference)
+        reference = _stats.as_stats(reference, "reference", precision)
+        reference = GaussianStats(*(jnp.asarray(v, dtype) for v in reference))
         _validation.check_same_dim(reference.mean, candidate, "reference", "candidate")
         ns_array = jnp.asarray(ns, dtype)
         values = _frechet_inf_values(reference, jnp.asarray(candidate), idx, ns_array, dtype)

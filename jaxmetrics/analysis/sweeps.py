@@ -20,9 +20,10 @@ from jax.typing import ArrayLike
 from jaxmetrics._src import kernels as _kernels
 from jaxmetrics._src import precision as _precision
 from jaxmetrics._src import validation as _validation
+from jaxmetrics.metrics import kernel_distance as _kernel_distance
 from jaxmetrics.metrics import mmd as _mmd
 from jaxmetrics.metrics import subsets as _subsets
-from jaxmetrics.metrics.mmd import KernelDistance
+from jaxmetrics.metrics.kernel_distance import KernelDistance
 
 
 def _degrees(degree: int | Sequence[int]) -> tuple[tuple[int, ...], bool]:
@@ -180,7 +181,7 @@ def mmd2_sweep(
 )
 def _kd_sweep(x, y, key, params, *, kernel, degree, num_subsets, subset_size, precision):
     def one(p):
-        return _mmd.kernel_distance(
+        return _kernel_distance.kernel_distance(
             x,
             y,
             key=key,

@@ -13,7 +13,7 @@ import numpy as np
 
 from jaxmetrics.metrics import apa as _apa
 from jaxmetrics.metrics import frechet as _frechet
-from jaxmetrics.metrics import mmd as _mmd
+from jaxmetrics.metrics import kernel_distance as _kernel_distance
 from jaxmetrics.metrics import prdc as _prdc
 from jaxmetrics.metrics import stats as _stats
 from jaxmetrics.metrics import subsets as _subsets
@@ -220,7 +220,7 @@ def kernel_distance_as_audio_metrics(candidate: np.ndarray, reference: np.ndarra
             subset_size=KD_SUBSET_SIZE,
             seed=KD_SEED,
         )
-        kd = _mmd.kernel_distance(candidate, reference, subset_indices=idx)
+        kd = _kernel_distance.kernel_distance(candidate, reference, subset_indices=idx)
     return {"kernel_distance_mean": float(kd.mean), "kernel_distance_std": float(kd.std)}
 
 

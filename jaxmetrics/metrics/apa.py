@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -11,6 +12,7 @@ from jax.typing import ArrayLike
 from jaxmetrics._src import precision as _precision
 from jaxmetrics._src import validation as _validation
 from jaxmetrics.metrics import frechet as _frechet
+from jaxmetrics.metrics import sets as _sets
 from jaxmetrics.metrics import stats as _stats
 from jaxmetrics.metrics.stats import GaussianStats
 
@@ -79,13 +81,6 @@ def apa_from_distances(d_y_x: ArrayLike, d_y_xp: ArrayLike, d_x_xp: ArrayLike) -
     return score_from_distances(jnp.asarray(d_y_x), jnp.asarray(d_y_xp), jnp.asarray(d_x_xp))
 
 
-def _as_stats(value: Any, name: str, precision: str) -> GaussianStats:
-    if isinstance(value, GaussianStats):
-        return _stats.check_stats(value, name)
-    value = _validation.check_embeddings(value, name, min_rows=2, why="to estimate a covariance")
-    return _stats.gaussian_stats(value, precision=precision)
-
-
 def apa(
     candidate: GaussianStats | ArrayLike,
     reference: GaussianStats | ArrayLike,
@@ -123,9 +118,9 @@ def apa(
 
     """
     _validation.check_choice(precision, "precision", _precision.PRECISIONS)
-    y = _as_stats(candidate, "candidate", precision)
-    x = _as_stats(reference, "reference", precision)
-    xp = _as_stats(anti_reference, "anti_reference", precision)
+    y = _stats.as_stats(candidate, "candidate", precision)
+    x = _stats.as_stats(reference, "reference", precision)
+    xp = _stats.as_stats(anti_reference, "anti_reference", precision)
     _validation.check_same_dim(y.mean, x.mean, "candidate", "reference")
     _validation.check_same_dim(x.mean, xp.mean, "reference", "anti_reference")
     d_y_x = _frechet.frechet_distance_from_stats(y, x)
@@ -136,3 +131,45 @@ def apa(
     ):
         score = score_from_distances(d_y_x, d_y_xp, d_x_xp)
     return APA(score, d_y_x, d_y_xp, d_x_xp)
+
+
+def apa_batch(
+    candidates: ArrayLike | Sequence[ArrayLike],
+    reference: GaussianStats | ArrayLike,
+    anti_reference: GaussianStats | ArrayLike,
+    *,
+    counts: ArrayLike | None = None,
+    precision: str = "float64",
+    devices: _sets.Devices = None,
+) -> APA:
+    """APA of many candidate sets of mixes against one reference / anti-reference pair.
+
+    Args:
+      candidates: ``(s, m, d)`` stack or list of candidate-mix embedding sets.
+      reference: aligned reference mixes (embeddings or statistics).
+      anti_reference: misaligned reference mixes (embeddings or statistics).
+      counts: true row counts of a padded stack.
+      precision: ``"float64"`` (default) or ``"float32"``.
+      devices: as in :func:`jaxmetrics.frechet_distance_batch`.
+
+    Returns:
+      :class:`APA` whose fields are ``(s,)`` arrays (``reference_anti_reference``
+      is the shared scalar broadcast to ``(s,)``).
+
+    References:
+      Grachten & Nistal, arXiv:2503.06346.
+
+    """
+    _validation.check_choice(precision, "precision", _precision.PRECISIONS)
+    ref = _stats.as_stats(reference, "reference", precision)
+    anti = _stats.as_stats(anti_reference, "anti_reference", precision)
+    _validation.check_same_dim(ref.mean, anti.mean, "reference", "anti_reference")
+    if isinstance(candidates, (list, tuple)):
+        candidates, counts = _sets.stack_sets(candidates)
+    opts = {"counts": counts, "precision": precision, "devices": devices}
+    d_y_x = _frechet.frechet_distance_batch(ref, candidates, **opts)
+    d_y_xp = _frechet.frechet_distance_batch(anti, candidates, **opts)
+    d_x_xp = _frechet.frechet_distance_from_stats(ref, anti)
+    with _precision.precision_scope(precision, False):
+        d_x_xp = jnp.broadcast_to(d_x_xp, d_y_x.shape)
+        return APA(score_from_distances(d_y_x, d_y_xp, d_x_xp), d_y_x, d_y_xp, d_x_xp)

@@ -39,6 +39,7 @@ from jaxmetrics._src import precision as _precision
 from jaxmetrics._src import sharding as _sharding
 from jaxmetrics._src import validation as _validation
 from jaxmetrics._src.distance_bounds import pair_sq_distances
+from jaxmetrics.metrics import sets as _sets
 
 __all__ = ["PRDC", "prdc", "prdc_engine", "block_for"]
 
@@ -240,7 +241,7 @@ def prdc(
     k: int = 5,
     block_size: int = routing.PRDC_BLOCK,
     precision: str = "float64",
-    devices: Sequence[jax.Device] | str | None = None,
+    devices: _sets.Devices = None,
 ) -> PRDC:
     r"""Precision, recall, density and coverage of a candidate set.
 
@@ -312,7 +313,7 @@ def prdc(
                 "each point needs k other points for its k-NN radius"
             )
     n, m = reference.shape[0], candidate.shape[0]
-    devices = _sharding.resolve_devices(devices)
+    devices = _sets.resolve_devices(devices)
     with _precision.precision_scope(
         precision, _validation.is_traced(reference, candidate)
     ) as dtype:
@@ -324,5 +325,76 @@ def prdc(
             k=k,
             block=block_for(n, m, block_size),
             dtype=dtype,
-            devices=None if devices is None else tuple(devices),
+            devices=devices,
+        )
+
+
+@functools.partial(jax.jit, static_argnames=("k", "block", "dtype", "devices"))
+def _prdc_batch(ref, cands, counts, ref_sizes, *, k, block, dtype, devices):
+    # ref_sizes = (N, 1/k) arrives as a traced argument so the final divisions
+    # stay IEEE divisions, as in the single call. One power-of-two scale and
+    # one centre serve the reference and every set, so each set's decisions
+    # are those of the single call.
+    scaling = _distance_bounds.normalise(ref, cands, counts, dtype)
+    reference_part, one_set = prdc_engine(k, block, None)
+    n, inv_k = ref_sizes[0].astype(dtype), ref_sizes[1].astype(dtype)
+
+    def one(shared, y, m):
+        return one_set(shared, y, m, jnp.stack([n, m.astype(dtype), inv_k]))
+
+    return _sets.map_sets(one, reference_part(ref, scaling), [cands, counts], devices)
+
+
+def prdc_batch(
+    reference: ArrayLike,
+    candidates: ArrayLike | Sequence[ArrayLike],
+    *,
+    counts: ArrayLike | None = None,
+    k: int = 5,
+    block_size: int = routing.PRDC_BLOCK,
+    precision: str = "float64",
+    devices: _sets.Devices = None,
+) -> PRDC:
+    """Precision, recall, density and coverage of many candidate sets.
+
+    The reference k-NN radii are computed once; each set then costs its own
+    radii and one tiled pass against the reference (see :func:`prdc`).
+
+    Args:
+      reference: ``(N, d)`` reference embeddings.
+      candidates: ``(s, M, d)`` stack, or a list of ``(M_i, d)`` arrays.
+      counts: true row counts of a padded stack.
+      k: neighbourhood size, smaller than every set's size.
+      block_size: tile edge.
+      precision: ``"float64"`` (default) or ``"float32"``.
+      devices: as in :func:`jaxmetrics.frechet_distance_batch`.
+
+    Returns:
+      :class:`PRDC` whose fields are ``(s,)`` arrays.
+
+    References:
+      Naeem et al., arXiv:2002.09797.
+
+    """
+    k = _validation.check_positive_int(k, "k")
+    block_size = _validation.check_positive_int(block_size, "block_size", minimum=8)
+    reference = _validation.check_embeddings(
+        reference, "reference", min_rows=k + 1, why=f"for k={k} nearest neighbours"
+    )
+    cands, counts = _sets.check_candidates(
+        candidates, counts, name="candidates", min_rows=k + 1, why=f"for k={k} nearest neighbours"
+    )
+    _validation.check_same_dim(reference, cands, "reference", "candidates")
+    devices = _sets.resolve_devices(devices)
+    with _precision.precision_scope(precision, False) as dtype:
+        reference, cands = _distance_bounds.lift_to_normal_range([reference, cands], dtype)
+        return _prdc_batch(
+            jnp.asarray(reference),
+            jnp.asarray(cands),
+            jnp.asarray(counts),
+            jnp.asarray([reference.shape[0], 1.0 / k], dtype),
+            k=k,
+            block=block_for(reference.shape[0], cands.shape[1], block_size),
+            dtype=dtype,
+            devices=devices,
         )

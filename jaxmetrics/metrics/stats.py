@@ -157,6 +157,14 @@ def stats_as_jax(stats: GaussianStats) -> GaussianStats:
     )
 
 
+def as_stats(value: Any, name: str, precision: str) -> GaussianStats:
+    """``value`` checked if it is statistics, else the statistics of its rows (embeddings)."""
+    if isinstance(value, GaussianStats):
+        return check_stats(value, name)
+    value = _validation.check_embeddings(value, name, min_rows=2, why="to estimate a covariance")
+    return gaussian_stats(value, precision=precision)
+
+
 def check_stats(stats: Any, name: str) -> GaussianStats:
     """Validate a :class:`GaussianStats`-like triple and return it as one.
 

@@ -136,12 +136,48 @@ def test_batch_bad_input(sets):
     bad[2, 5, 0] = np.inf
     with pytest.raises(ValueError, match="first in set 2 at row index 5"):
         jm.prdc_batch(reference, bad, counts=counts)
-    with pytest.raises(ValueError, match="pass a smaller subset_size"):
-        jm.kernel_distance_batch(reference, candidates, subset_size=200)
+    with pytest.raises(ValueError, match=r"candidates\[1\] has 3 rows; every set needs at least 4"):
+        jm.kernel_distance_batch(reference, stack, counts=[260, 3, 240, 130])
     with pytest.raises(ValueError, match="same embedding dimension"):
         jm.frechet_distance_batch(reference[:, :5], candidates)
     with pytest.raises(ValueError, match="devices must be None, 'all'"):
         jm.frechet_distance_batch(reference, candidates, devices="gpus")
+
+
+def test_oversized_subset_size_is_reduced_for_every_set_as_the_single_call_reduces_it(sets):
+    """One subset size for all sets: the single call's reduction for the smallest set."""
+    reference, candidates = sets
+    key = jax.random.key(3)
+    smallest = min(len(c) for c in candidates)
+    with pytest.warns(UserWarning, match=f"using subset_size={smallest // 2} instead"):
+        batched = jm.kernel_distance_batch(
+            reference, candidates, key=key, num_subsets=4, subset_size=200
+        )
+    with pytest.warns(UserWarning, match=f"using subset_size={smallest // 2} instead"):
+        fused = jm.evaluate_batch(
+            reference, candidates, key=key, num_subsets=4, subset_size=200, k=3
+        )
+    for i, cand in enumerate(candidates):
+        single = jm.kernel_distance(
+            reference, cand, key=key, num_subsets=4, subset_size=smallest // 2
+        )
+        np.testing.assert_allclose(float(batched.mean[i]), float(single.mean), rtol=1e-9)
+        np.testing.assert_allclose(
+            float(fused["kernel_distance"].mean[i]), float(single.mean), rtol=1e-9
+        )
+
+
+def test_frechet_batch_method_is_the_single_call_method(sets):
+    reference, candidates = sets
+    for method in ("qr", "eigh", "svd"):
+        batched = jm.frechet_distance_batch(reference, candidates, method=method)
+        for i, cand in enumerate(candidates):
+            single = jm.frechet_distance_from_stats(
+                jm.gaussian_stats(reference), jm.gaussian_stats(cand), method=method
+            )
+            np.testing.assert_allclose(float(batched[i]), float(single), rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match="method must be one of"):
+        jm.frechet_distance_batch(reference, candidates, method="sqrtm")
 
 
 def test_merged_host_shards_give_the_global_distances(rng):

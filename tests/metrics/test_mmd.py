@@ -10,7 +10,7 @@ import references as ref
 
 import jaxmetrics as jm
 from jaxmetrics._src import routing
-from jaxmetrics.metrics import mmd as _mmd
+from jaxmetrics.metrics import kernel_distance as _kernel_distance
 
 # Both sides sum the same float64 kernel values in different orders; sums of
 # ~1e6 terms of size ~1 agree to ~1e-13 relative. The MMD² is a difference of
@@ -60,7 +60,7 @@ def test_mmd2_rbf_with_median_heuristic(rng):
 
 @pytest.mark.parametrize("n_x,n_y,route", [(600, 500, "subsets"), (300, 350, "whole")])
 def test_kernel_distance_matches_loop_with_same_indices(rng, n_x, n_y, route, monkeypatch):
-    monkeypatch.setattr(_mmd, "choose_route", lambda *args: route)
+    monkeypatch.setattr(_kernel_distance, "choose_route", lambda *args: route)
     x = rng.normal(size=(n_x, 32))
     y = rng.normal(0.1, size=(n_y, 32))
     idx = jm.numpy_subset_indices(n_x, n_y, num_subsets=12, subset_size=128, seed=7)
@@ -79,7 +79,7 @@ def test_whole_route_handles_repeated_indices(rng, monkeypatch):
     idx_y = rng.integers(0, 50, size=(5, 30))
     _, _, expected = ref.kernel_distance_loop(x, y, idx_x, idx_y)
     for route in ("whole", "subsets"):
-        monkeypatch.setattr(_mmd, "choose_route", lambda *args, r=route: r)
+        monkeypatch.setattr(_kernel_distance, "choose_route", lambda *args, r=route: r)
         _, values = jm.kernel_distance(x, y, subset_indices=(idx_x, idx_y), return_values=True)
         np.testing.assert_allclose(np.asarray(values), expected, rtol=1e-10, atol=ATOL_KD)
 
@@ -92,18 +92,20 @@ def test_subsets_per_batch_keeps_cpu_batches_in_cache():
         platform = "gpu"
 
     f32, f64 = jnp.float32, jnp.float64
-    assert _mmd.subsets_per_batch(100, 1000, f32) == 2  # 12 MB per subset
-    assert _mmd.subsets_per_batch(100, 1000, f64) == 2  # floor of 2 (24 MB each)
-    assert _mmd.subsets_per_batch(100, 200, f32) == 69  # 32 MiB // 480 kB
-    assert _mmd.subsets_per_batch(5, 200, f32) == 5
-    assert _mmd.subsets_per_batch(100, 1000, f32, [Accelerator()]) == 22  # 256 MiB // 12 MB
-    assert _mmd.subsets_per_batch(100, 4000, f64, [Accelerator()]) == 1
+    assert _kernel_distance.subsets_per_batch(100, 1000, f32) == 2  # 12 MB per subset
+    assert _kernel_distance.subsets_per_batch(100, 1000, f64) == 2  # floor of 2 (24 MB each)
+    assert _kernel_distance.subsets_per_batch(100, 200, f32) == 69  # 32 MiB // 480 kB
+    assert _kernel_distance.subsets_per_batch(5, 200, f32) == 5
+    assert (
+        _kernel_distance.subsets_per_batch(100, 1000, f32, [Accelerator()]) == 22
+    )  # 256 MiB // 12 MB
+    assert _kernel_distance.subsets_per_batch(100, 4000, f64, [Accelerator()]) == 1
 
 
 @pytest.mark.parametrize("batch", [1, 2, 5])
 def test_subset_batch_size_does_not_change_values(rng, batch, monkeypatch):
-    monkeypatch.setattr(_mmd, "subsets_per_batch", lambda *args: batch)
-    monkeypatch.setattr(_mmd, "choose_route", lambda *args: "subsets")
+    monkeypatch.setattr(_kernel_distance, "subsets_per_batch", lambda *args: batch)
+    monkeypatch.setattr(_kernel_distance, "choose_route", lambda *args: "subsets")
     x = rng.normal(size=(300, 16))
     y = rng.normal(0.2, size=(300, 16))
     idx = jm.numpy_subset_indices(300, 300, num_subsets=7, subset_size=64, seed=3)
@@ -113,8 +115,8 @@ def test_subset_batch_size_does_not_change_values(rng, batch, monkeypatch):
 
 
 def test_route_choice_is_by_cost():
-    assert _mmd.choose_route(3000, 3000, 512, 100, 1000) == "whole"
-    assert _mmd.choose_route(10000, 10000, 512, 100, 1000) == "subsets"
+    assert _kernel_distance.choose_route(3000, 3000, 512, 100, 1000) == "whole"
+    assert _kernel_distance.choose_route(10000, 10000, 512, 100, 1000) == "subsets"
 
 
 def test_key_reproducible_and_unbiased(rng):
