@@ -115,3 +115,33 @@ def test_the_checks_catch_violations(tmp_path, monkeypatch):
         test_imports_go_down_and_use_public_names("jaxmetrics._src.linalg")
     assert "private name jaxmetrics.metrics.prdc._tile" in str(info.value)
     assert bad.exists()
+
+
+def test_only_the_host_lapack_module_reaches_past_xla():
+    # SciPy's LAPACK, jaxlib's internals and host callbacks are in one module.
+    outside = {}
+    for module, path in MODULES.items():
+        text = path.read_text()
+        imports = {target for target, _, _ in _imports(path)}
+        reached = {t for t in imports if t.startswith(("scipy.linalg", "jaxlib"))}
+        reached |= {"pure_callback"} if "pure_callback(" in text else set()
+        if reached and module != "jaxmetrics._src.host_lapack":
+            outside[module] = sorted(reached)
+    assert not outside
+
+
+def test_public_names_are_sorted_and_each_batched_form_lives_beside_its_single_form():
+    import embedders
+    import jaxmetrics
+
+    def isort_style(name: str) -> tuple[int, str]:  # CONSTANTS, Classes, functions (RUF022)
+        return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
+
+    for package in (jaxmetrics, embedders):
+        assert list(package.__all__) == sorted(package.__all__, key=isort_style), package.__name__
+    batched = [name for name in jaxmetrics.__all__ if name.endswith("_batch")]
+    assert batched
+    for name in batched:
+        single = name.removesuffix("_batch")
+        if single in jaxmetrics.__all__:  # evaluate_batch has no single form
+            assert getattr(jaxmetrics, name).__module__ == getattr(jaxmetrics, single).__module__

@@ -16,10 +16,15 @@ nothing to alternate with.
 LAPACK workspaces are queried (``*_lwork``): SciPy's wrappers otherwise pass
 the minimum, which makes ``sytrd``/``geqrf`` fall back to their unblocked
 (matrix-vector, BLAS level 2) code instead of the blocked level-3 one.
+
+jaxlib's own CPU LAPACK kernel for values-only symmetric eigenvalues is called
+from here too (:func:`lapack_eigenvalues`): it is the one place that reaches
+into jaxlib's internals, and it falls back to ``eigvalsh`` when they change.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -30,7 +35,12 @@ import numpy as np
 import scipy.linalg
 from jax import lax
 
-from jaxmetrics._src.frechet_formula import squared_frechet
+try:  # jaxlib's CPU LAPACK kernels (values-only symmetric eigenvalues)
+    import jaxlib.lapack as _jaxlib_lapack
+except ImportError:  # pragma: no cover - jaxlib without the CPU LAPACK module
+    _jaxlib_lapack = None
+
+from jaxmetrics._src.frechet_formula import cholesky_is_definite, root_eigenvalues, squared_frechet
 
 _blas = scipy.linalg.blas
 _lapack = scipy.linalg.lapack
@@ -93,11 +103,6 @@ def mean_and_scatter(rows: np.ndarray) -> np.ndarray:
     return np.concatenate([mean[None], x.T @ x])
 
 
-# Cholesky pivots below PIVOT_FLOOR * d * eps * max(diag) mean "singular"
-# (see jaxmetrics._src.linalg.covariance_factor, which reads it too).
-PIVOT_FLOOR = 64
-
-
 def covariance_factor(sigma: np.ndarray) -> tuple[np.ndarray, bool]:
     """Host twin of :func:`jaxmetrics._src.linalg.covariance_factor`.
 
@@ -106,18 +111,16 @@ def covariance_factor(sigma: np.ndarray) -> tuple[np.ndarray, bool]:
         the Cholesky factorisation).
 
     Returns:
-      ``(factor, definite)``: the lower Cholesky factor when every pivot
-      exceeds ``64 d eps max diag``, else ``V sqrt(λ)`` from ``eigh`` with the
-      eigenvalues within ``d * eps * max |λ|`` of zero set to zero.
+      ``(factor, definite)``: the lower Cholesky factor when
+      :func:`~jaxmetrics._src.frechet_formula.cholesky_is_definite`, else
+      ``V sqrt(λ)`` from ``eigh`` (:func:`~jaxmetrics._src.frechet_formula.root_eigenvalues`).
 
     """
     chol, info = _lapack.dpotrf(sigma, lower=1, clean=1)
-    floor = PIVOT_FLOOR * sigma.shape[0] * np.finfo(np.float64).eps * np.max(np.diagonal(sigma))
-    if info == 0 and np.isfinite(chol).all() and np.min(np.square(np.diagonal(chol))) > floor:
+    if info == 0 and cholesky_is_definite(sigma, chol, xp=np):
         return chol, True
     w, v = scipy.linalg.eigh(0.5 * (sigma + sigma.T), driver="evd", check_finite=False)
-    zero = np.abs(w) <= sigma.shape[0] * np.finfo(np.float64).eps * np.max(np.abs(w))
-    return v * np.sqrt(np.where(zero, 0.0, np.clip(w, 0.0, None))), False
+    return v * root_eigenvalues(w, xp=np), False
 
 
 def _eigenvalues_lower(m: np.ndarray) -> np.ndarray:
@@ -219,3 +222,38 @@ def trace_sqrt_of_covariances(sigma_x: np.ndarray, sigma_y: np.ndarray, method: 
     # ignored) and writes R Rᵀ there; its transpose puts it in the lower one.
     r_rt, info = _lapack.dlauum(r, lower=0, overwrite_c=1)
     return _sum_of_roots(_eigenvalues_lower(r_rt.T)) if info == 0 else math.nan
+
+
+def lapack_eigenvalues(m: jax.Array) -> jax.Array:
+    """Eigenvalues of symmetric ``(..., d, d)`` matrices by LAPACK ``syevd``, values only (CPU).
+
+    NaN where LAPACK reports a failure. Only call where
+    :func:`has_lapack_eigenvalues` holds, on the CPU platform.
+    """
+    # jaxlib's CPU LAPACK kernel for syevd, called with jobz = "N" (values
+    # only: tridiagonal reduction + root-free QR). jnp.linalg.eigvalsh always
+    # asks for vectors, whose divide-and-conquer and back-transformation cost
+    # more flops than the reduction itself.
+    target = _jaxlib_lapack.prepare_lapack_call("syevd_ffi", m.dtype)
+    shapes = (
+        jax.ShapeDtypeStruct(m.shape, m.dtype),
+        jax.ShapeDtypeStruct(m.shape[:-1], m.dtype),
+        jax.ShapeDtypeStruct(m.shape[:-2], jnp.int32),
+    )
+    call = jax.ffi.ffi_call(
+        target, shapes, input_output_aliases={0: 0}, vmap_method="broadcast_all"
+    )
+    _, w, info = call(m, mode=np.uint8(ord("N")), uplo=np.uint8(ord("L")))
+    return jnp.where((info == 0)[..., None], w, jnp.nan)
+
+
+@functools.cache
+def has_lapack_eigenvalues(dtype: Any) -> bool:
+    """Whether this jaxlib registers the CPU ``syevd`` kernel for ``dtype``."""
+    if _jaxlib_lapack is None or np.dtype(dtype) not in (np.float32, np.float64):
+        return False
+    try:
+        name = _jaxlib_lapack.build_lapack_fn_target("syevd_ffi", np.dtype(dtype))
+        return any(entry[0] == name for entry in _jaxlib_lapack.registrations()["cpu"])
+    except Exception:  # noqa: BLE001 - any change in jaxlib's layout: use eigvalsh
+        return False

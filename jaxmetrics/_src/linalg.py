@@ -11,16 +11,11 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
 
 from jaxmetrics._src import host_lapack as _host_lapack
 from jaxmetrics._src import routing
-
-try:  # jaxlib's CPU LAPACK kernels (values-only symmetric eigenvalues)
-    import jaxlib.lapack as _jaxlib_lapack
-except ImportError:  # pragma: no cover - jaxlib without the CPU LAPACK module
-    _jaxlib_lapack = None
+from jaxmetrics._src.frechet_formula import cholesky_is_definite, root_eigenvalues
 
 HIGHEST = lax.Precision.HIGHEST
 matmul = functools.partial(jnp.matmul, precision=HIGHEST)
@@ -80,7 +75,12 @@ def mean_and_scatter(x: jax.Array, dtype: Any) -> tuple[jax.Array, jax.Array]:
         mean = v.mean(axis=0)
         return jnp.concatenate([mean[None], gram(v - mean)])
 
-    if x.ndim != 2 or x.dtype != jnp.float32 or jnp.dtype(dtype) != jnp.float64:
+    if (
+        not routing.HOST_LAPACK
+        or x.ndim != 2
+        or x.dtype != jnp.float32
+        or jnp.dtype(dtype) != jnp.float64
+    ):
         out = device(x)
     else:
         d = x.shape[1]
@@ -119,16 +119,13 @@ def binary_exponent(big: Any, xp: Any = jnp) -> Any:
 def covariance_factor(sigma: jax.Array) -> CovarianceFactor:
     """Factor a symmetric PSD matrix as ``F F^T`` (Cholesky, or ``eigh`` when singular).
 
-    The Cholesky factor is kept only when every pivot ``L_ii^2`` exceeds
-    ``64 d eps max_j sigma_jj``: a rank-deficient matrix (fewer rows than
-    dimensions, duplicated rows, constant dimensions) can pass Cholesky with
-    pivots at rounding level, and is factored by ``eigh`` instead. The
-    trailing pivots of a singular matrix are rounding errors amplified by
-    the growth of the Schur complement: 32 d eps was seen at d = 3 (three
-    distinct rows among seven), hence the margin. A definite matrix below the
-    floor (condition number above ~1e10 at d = 2048) loses nothing by the
-    ``eigh`` route: only speed. On CPU only
-    the branch taken runs (under ``vmap`` both would: callers map sequentially).
+    The Cholesky factor is kept only when its pivots show a definite matrix
+    (:func:`~jaxmetrics._src.frechet_formula.cholesky_is_definite`); a
+    singular one is factored by ``eigh``, the eigenvalues at rounding level
+    of zero dropped (:func:`~jaxmetrics._src.frechet_formula.root_eigenvalues`).
+    The host-LAPACK route factors by the same rule
+    (:func:`jaxmetrics._src.host_lapack.covariance_factor`). On CPU only the
+    branch taken runs (under ``vmap`` both would: callers map sequentially).
 
     Args:
       sigma: symmetric PSD ``(d, d)`` matrix.
@@ -139,22 +136,11 @@ def covariance_factor(sigma: jax.Array) -> CovarianceFactor:
     """
     sigma = 0.5 * (sigma + sigma.T)
     chol = jnp.linalg.cholesky(sigma)
-    pivots = jnp.square(jnp.diagonal(chol))
-    floor = (
-        _host_lapack.PIVOT_FLOOR
-        * sigma.shape[0]
-        * jnp.finfo(sigma.dtype).eps
-        * jnp.max(jnp.diagonal(sigma))
-    )
-    definite = jnp.isfinite(chol).all() & (jnp.min(pivots) > floor)
+    definite = cholesky_is_definite(sigma, chol)
 
     def _eigh_factor(_: jax.Array) -> jax.Array:
-        # Eigenvalues within rounding of zero (|w| <= d eps max w) are the
-        # zero part of the spectrum: their square roots (~sqrt(eps) * the
-        # scale) would otherwise add noise to every later singular value.
         w, v = jnp.linalg.eigh(sigma)
-        zero = jnp.abs(w) <= sigma.shape[0] * jnp.finfo(w.dtype).eps * jnp.max(jnp.abs(w))
-        return v * jnp.sqrt(jnp.where(zero, 0.0, jnp.clip(w, 0.0)))[None, :]
+        return v * root_eigenvalues(w)[None, :]
 
     factor = lax.cond(definite, lambda c: c, _eigh_factor, chol)
     return CovarianceFactor(factor, definite)
@@ -173,7 +159,12 @@ def _trace_sqrt_value(sigma_x: jax.Array, sigma_y: jax.Array, method: str) -> ja
     def device(sx: jax.Array, sy: jax.Array) -> jax.Array:
         return trace_sqrt_of_factors(covariance_factor(sx), covariance_factor(sy), method=method)
 
-    if sigma_x.dtype != jnp.float64 or sigma_x.ndim != 2 or sigma_x.shape[0] < routing.HOST_MIN_DIM:
+    if (
+        not routing.HOST_LAPACK
+        or sigma_x.dtype != jnp.float64
+        or sigma_x.ndim != 2
+        or sigma_x.shape[0] < routing.HOST_MIN_DIM
+    ):
         return device(sigma_x, sigma_y)
 
     def host(sx: jax.Array, sy: jax.Array) -> jax.Array:
@@ -354,35 +345,6 @@ def _nuclear_norm_jvp(primals, tangents):
     return nuclear_norm(c), jnp.sum(_sequential(_nuclear_norm_gradient)(c) * dc)
 
 
-def _lapack_eigenvalues(m: jax.Array) -> jax.Array:
-    # jaxlib's CPU LAPACK kernel for syevd, called with jobz = "N" (values
-    # only: tridiagonal reduction + root-free QR). jnp.linalg.eigvalsh always
-    # asks for vectors, whose divide-and-conquer and back-transformation cost
-    # more flops than the reduction itself.
-    target = _jaxlib_lapack.prepare_lapack_call("syevd_ffi", m.dtype)
-    shapes = (
-        jax.ShapeDtypeStruct(m.shape, m.dtype),
-        jax.ShapeDtypeStruct(m.shape[:-1], m.dtype),
-        jax.ShapeDtypeStruct(m.shape[:-2], jnp.int32),
-    )
-    call = jax.ffi.ffi_call(
-        target, shapes, input_output_aliases={0: 0}, vmap_method="broadcast_all"
-    )
-    _, w, info = call(m, mode=np.uint8(ord("N")), uplo=np.uint8(ord("L")))
-    return jnp.where((info == 0)[..., None], w, jnp.nan)
-
-
-@functools.cache
-def _has_lapack_eigenvalues(dtype: Any) -> bool:
-    if _jaxlib_lapack is None or np.dtype(dtype) not in (np.float32, np.float64):
-        return False
-    try:
-        name = _jaxlib_lapack.build_lapack_fn_target("syevd_ffi", np.dtype(dtype))
-        return any(entry[0] == name for entry in _jaxlib_lapack.registrations()["cpu"])
-    except Exception:  # noqa: BLE001 - any change in jaxlib's layout: use eigvalsh
-        return False
-
-
 def symmetric_eigenvalues(m: jax.Array) -> jax.Array:
     """Eigenvalues (ascending) of a symmetric matrix, without eigenvectors where possible.
 
@@ -397,6 +359,8 @@ def symmetric_eigenvalues(m: jax.Array) -> jax.Array:
       ``(..., d)`` eigenvalues in ascending order.
 
     """
-    if not _has_lapack_eigenvalues(m.dtype):
+    if not _host_lapack.has_lapack_eigenvalues(m.dtype):
         return jnp.linalg.eigvalsh(m)
-    return lax.platform_dependent(m, cpu=_lapack_eigenvalues, default=jnp.linalg.eigvalsh)
+    return lax.platform_dependent(
+        m, cpu=_host_lapack.lapack_eigenvalues, default=jnp.linalg.eigvalsh
+    )

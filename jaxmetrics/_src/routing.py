@@ -9,8 +9,11 @@ measurement, the benchmark that measures it is named; its figures are in
 
 from __future__ import annotations
 
+import os
+
 __all__ = [
     "GRAM_BLOCK",
+    "HOST_LAPACK",
     "HOST_MIN_DIM",
     "KD_CPU_BATCH_BYTES",
     "KD_DEVICE_BATCH_BYTES",
@@ -25,8 +28,12 @@ __all__ = [
     "PRDC_SETTLE_GROUPS",
 ]
 
-# Fréchet distance: from this dimension on, float64 statistics on the CPU go
-# to the host's LAPACK (benchmarks/bench_choices.py --sections fad-route).
+# Fréchet distance on the CPU in float64: the dense steps (scatter matrix,
+# factors, trace term) run in SciPy's BLAS/LAPACK on the host, from this
+# dimension on (benchmarks/bench_choices.py --sections fad-route). The one
+# route choice a user can set: JAXMETRICS_HOST_LAPACK=0 in the environment,
+# before jaxmetrics is imported, keeps every step in XLA (README, "Routes").
+HOST_LAPACK = os.environ.get("JAXMETRICS_HOST_LAPACK", "1").strip() != "0"
 HOST_MIN_DIM = 160
 # Rows per block when a Gram-type product is accumulated in blocks.
 GRAM_BLOCK = 256

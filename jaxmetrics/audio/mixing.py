@@ -34,6 +34,10 @@ from typing import Any
 
 import numpy as np
 
+# Why this module is long: the seven mix functions of audio-metrics, the
+# BS.1770 loudness they share and the look-ahead limiter are one unit: the
+# per-pair functions and the batch path run the same code.
+
 __all__ = ["DEFAULT_MIX_FUNCTION", "MIX_FUNCTIONS", "get_mix_function", "integrated_loudness"]
 
 MixFunction = Callable[..., np.ndarray]
