@@ -10,7 +10,7 @@ import references as ref
 import jaxmetrics as jm
 from jaxmetrics.analysis import sweeps as _sweeps
 
-ATOL = 1e-11  # as tests/metrics/test_mmd.py: sums of ~1e4 kernel values of size ~1
+ATOL = 1e-11  # as tests/metrics/test_kernel_distance.py: sums of ~1e4 kernel values of size ~1
 
 
 def _sets(rng):
