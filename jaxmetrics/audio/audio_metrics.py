@@ -14,13 +14,13 @@ import queue
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from jaxmetrics.audio import mixing as _mixing
 from jaxmetrics.audio import state as _state
+from jaxmetrics.audio import state_files as _state_files
 from jaxmetrics.audio import windows as _windows
 from jaxmetrics.audio.metric_names import METRICS, parse_metric_names
 from jaxmetrics.audio.state import EmbeddingSet, Projection
@@ -28,8 +28,8 @@ from jaxmetrics.audio.state import EmbeddingSet, Projection
 __all__ = ["DEFAULT_EMBEDDER", "METRICS", "STATE_FORMAT", "STATE_VERSION", "AudioMetrics"]
 
 DEFAULT_EMBEDDER = "clap-music"
-STATE_FORMAT = "jaxmetrics.AudioMetrics.state"
-STATE_VERSION = 1
+STATE_FORMAT = _state_files.STATE_FORMAT
+STATE_VERSION = _state_files.STATE_VERSION
 
 # Why this module is long: AudioMetrics is one class whose methods share one
 # state (the reference statistics and embeddings, the cache, the pairing of
@@ -50,6 +50,11 @@ class _Embedder:
             for attr in ("pooling", "n_mels"):
                 if hasattr(embedder, attr):
                     parts.append(f"{attr}={getattr(embedder, attr)}")
+            if isinstance(getattr(embedder, "identity", None), str):
+                parts = [embedder.identity]  # the embedder names its own settings
+            elif type(embedder).__module__.split(".")[0] != "embedders":
+                # A user's class: two classes of the same ``name`` are different embedders.
+                parts.append(f"class={type(embedder).__module__}.{type(embedder).__qualname__}")
             self.identity = ",".join(parts)
         elif hasattr(embedder, "forward") and hasattr(embedder, "sr"):
             # audio-metrics' convention: forward({"audio": (b, n)}) -> {"embedding": tensor}
@@ -87,7 +92,8 @@ def build_embedder(embedder: Any, device: Any = None) -> Any:
         import embedders
     except ImportError as err:  # pragma: no cover - the package ships both
         raise ImportError(
-            "named embedders need the embedders package: pip install 'jaxmetrics[embedders]'"
+            "named embedders need the embedders package, installed from a jaxmetrics "
+            "checkout: pip install -e '.[embedders]' (see the README, section Embedders)"
         ) from err
     key, _ = embedders.parse_name(embedder)
     kwargs = {} if device is None or key == "logmel" else {"device": device}
@@ -511,73 +517,37 @@ class AudioMetrics:
         return out
 
     # ------------------------------------------------------------------ state
-    def _config(self) -> dict[str, Any]:
-        return {
-            "embedder": self._embed.identity,
-            "win_dur": self.win_dur,
-            "mix_function": self.mix_function_name if self.need_apa else "",
-        }
+    def _state_config(self) -> _state_files.StateConfig:
+        needed = (("stem",) if self.stems_mode else ()) + (("mix",) if self.need_apa else ())
+        return _state_files.StateConfig(
+            embedder=self._embed.identity,
+            win_dur=self.win_dur,
+            mix_function=self.mix_function_name if self.need_apa else "",
+            metrics=list(self.metrics),
+            store={"stem": self._store_stems, "mix": self._store_mixes, "anti": False},
+            needed=needed,
+        )
 
     def save_state(self, path: str | os.PathLike[str]) -> None:
         """Write the reference (statistics, and embeddings where kept) to an ``.npz`` file.
 
-        No pickle: plain arrays, a format name, a version, and the embedder,
-        window and mix function the reference was computed with.
+        No pickle: plain arrays, a format name, a version, a content digest,
+        and the embedder, window and mix function the reference was computed
+        with; written atomically (see :mod:`jaxmetrics.audio.state_files`).
         """
-        from jaxmetrics._src.version import VERSION
-
-        arrays: dict[str, Any] = {
-            "format": np.array(STATE_FORMAT),
-            "version": np.array(STATE_VERSION),
-            "jaxmetrics_version": np.array(VERSION),
-            "metrics": np.array(self.metrics),
-            "reference_calls": np.array(self._reference_calls),
-        }
-        arrays.update({k: np.array(v) for k, v in self._config().items()})
-        for name, values in self._reference.items():
-            arrays.update(values.to_arrays(name))
-        with open(path, "wb") as f:
-            np.savez(f, **arrays)
+        _state_files.save(path, self._state_config(), self._reference, self._reference_calls)
 
     def load_state(self, path: str | os.PathLike[str]) -> None:
         """Replace the reference by one written by :meth:`save_state`.
 
         Raises:
-            ValueError: if the file is not such a state, has another version,
-                or was computed with another embedder, window or mix function,
-                or lacks embeddings these metrics need.
+            ValueError: naming the file, if it is unreadable or damaged, not
+                such a state, has another version or a wrong digest, was
+                computed with another embedder, window or mix function, or
+                lacks embeddings these metrics need.
 
         """
-        try:
-            with np.load(Path(path), allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files}
-        except (OSError, ValueError) as err:
-            raise ValueError(f"{path}: not a readable AudioMetrics state file ({err})") from err
-        if str(arrays.get("format", "")) != STATE_FORMAT:
-            raise ValueError(f"{path}: not an AudioMetrics state file")
-        version = int(arrays["version"])
-        if version != STATE_VERSION:
-            raise ValueError(
-                f"{path}: state format version {version}; this jaxmetrics reads version "
-                f"{STATE_VERSION}: recompute the reference"
-            )
-        for key, ours in self._config().items():
-            theirs = arrays[key].item()
-            if key == "mix_function" and not (self.need_apa and theirs):
-                continue
-            if theirs != ours:
-                raise ValueError(
-                    f"{path}: the reference was computed with {key}={theirs!r}, but this "
-                    f"AudioMetrics uses {key}={ours!r}"
-                )
-        stems = EmbeddingSet.from_arrays(arrays, "stem", self._store_stems)
-        mixes = EmbeddingSet.from_arrays(arrays, "mix", self._store_mixes)
-        anti = EmbeddingSet.from_arrays(arrays, "anti", False)
-        if (self.stems_mode and stems.count == 0) or (self.need_apa and mixes.count == 0):
-            raise ValueError(
-                f"{path}: the state has no reference for the metrics {self.metrics} "
-                f"(it was saved for {list(arrays['metrics'])})"
-            )
-        self._reference = {"stem": stems, "mix": mixes, "anti": anti}
-        self._reference_calls = int(arrays["reference_calls"])
+        sets, calls = _state_files.load(path, self._state_config())
+        self._reference = sets
+        self._reference_calls = calls
         self._cache = {}
