@@ -1,4 +1,4 @@
-"""State files: every way a file can be bad is a ValueError naming it; digests; identity; atomicity."""
+"""State files: bad files are ValueErrors naming them; digests; identity; atomic writes."""
 
 from __future__ import annotations
 
