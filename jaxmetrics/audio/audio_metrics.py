@@ -100,12 +100,12 @@ def build_embedder(embedder: Any, device: Any = None) -> Any:
     return embedders.get(embedder, **kwargs)
 
 
-def _progress(desc: str, enabled: bool) -> Any:
+def _progress(desc: str, enabled: bool, total: int | None = None) -> Any:
     if enabled:
         try:
             from tqdm.auto import tqdm
 
-            return tqdm(desc=desc, unit="win", leave=True, dynamic_ncols=True)
+            return tqdm(desc=desc, total=total, unit="win", leave=True, dynamic_ncols=True)
         except ImportError:
             pass
 
@@ -370,6 +370,49 @@ class AudioMetrics:
         embed._store_cand_stems = True
         return embed._run(data, "candidate", None)["stem"].embeddings()
 
+    def add_reference_embeddings(self, embeddings: Any) -> None:
+        """Add stem embeddings computed elsewhere to the reference (FAD, KD, PRDC only).
+
+        Args:
+            embeddings: an ``(n, dim)`` array, or an iterable of such arrays,
+                from this AudioMetrics' embedder and window (e.g. a cache of
+                :meth:`embed_stems` results).
+
+        Raises:
+            ValueError: with APA (it needs the mixes, not the stems), or if no
+                rows are given.
+
+        """
+        new = self._embedding_set(embeddings, self._store_stems, "reference")
+        self._reference["stem"].extend(new)
+        self._reference_calls += 1
+        self._cache = {}
+
+    def evaluate_embeddings(self, embeddings: Any) -> dict[str, float]:
+        """Score candidate stem embeddings computed elsewhere (as :meth:`evaluate` would).
+
+        Args:
+            embeddings: an ``(n, dim)`` array, or an iterable of such arrays.
+
+        Returns:
+            The keys of :meth:`evaluate` (FAD, KD, PRDC).
+
+        """
+        self._check_reference()
+        stem = self._embedding_set(embeddings, self._store_cand_stems, "candidate")
+        return self._score({"stem": stem, "mix": EmbeddingSet(False), "anti": EmbeddingSet(False)})
+
+    def _embedding_set(self, embeddings: Any, store: bool, mode: str) -> EmbeddingSet:
+        if self.need_apa:
+            raise ValueError("APA needs the audio (its mixes): pass audio, not embeddings")
+        chunks = [embeddings] if isinstance(embeddings, np.ndarray) else embeddings
+        out = EmbeddingSet(store)
+        for chunk in chunks:
+            out.add(np.asarray(chunk, np.float32))
+        if out.count == 0:
+            raise ValueError(f"no {mode} embeddings were given")
+        return out
+
     # ------------------------------------------------------------------ internals
     def _mix(self, pairs: list[np.ndarray]) -> np.ndarray:
         if self.mix_function_name in _mixing.MIX_FUNCTIONS:
@@ -440,7 +483,12 @@ class AudioMetrics:
             "anti": EmbeddingSet(False),
         }
         self.last_anti_reference_same_song = 0
-        bar = _progress(f"{mode} windows", self.progress)
+        # an input that knows its name and size (the command line's AudioFiles) labels the bar
+        bar = _progress(
+            getattr(data, "label", None) or f"{mode} windows",
+            self.progress,
+            getattr(data, "expected_windows", None),
+        )
         try:
             for category, audio in _prefetch(self._batches(data, mode, rng), depth=2):
                 sets[category].add(self._embed(audio))
