@@ -105,7 +105,7 @@ def embed_files(
     embed: Callable[[list[np.ndarray]], np.ndarray],
     cache: EmbeddingCache | None,
     *,
-    chunk_windows: int = 256,
+    chunk_windows: int = 64,
     on_windows: Callable[[int, bool], Any] | None = None,
 ) -> Iterator[FileEmbeddings]:
     """Embeddings of each usable file of ``files``, in order, through the cache.

@@ -55,7 +55,7 @@ class ResultsTable:
 
     def __init__(self, metrics: Sequence[str], names: Sequence[str], windows: bool) -> None:
         self.columns = [c for m in COLUMNS if m in metrics for c in COLUMNS[m]]
-        self.width = max(len("set"), *(len(n) for n in names)) if names else len("set")
+        self.width = max(len("better"), *(len(n) for n in names))
         self.windows = windows
         self._started = False
 

@@ -155,7 +155,7 @@ def check_apa_options(args: argparse.Namespace) -> None:
     if not apa:
         if given:
             raise CliError(
-                f"{', '.join(given)} only affect APA, which --metrics does not include: add "
+                f"{', '.join(given)}: only used by APA, which --metrics does not include: add "
                 "apa to --metrics or leave them out"
             )
         return
