@@ -7,7 +7,8 @@ flight, and the rerun embeds only what no shard holds. Files are read as
 bytes (local paths, or ``scheme://`` URLs through fsspec), digested, decoded
 and resampled exactly as :class:`~jaxmetrics.audio.files.AudioFiles` does, cut
 into windows and embedded by :class:`AudioMetrics`, so the stored embeddings
-are the in-process pipeline's.
+are the in-process pipeline's. ``executor="ray"`` runs the same steps on Ray
+Data (:mod:`jaxmetrics.audio.ray_embed`); the in-process path never imports Ray.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ __all__ = [
     "split_embeddings",
 ]
 
-EXECUTORS = ("local",)
+EXECUTORS = ("local", "ray")
 
 
 class DecodedFile(NamedTuple):
@@ -185,8 +186,8 @@ def _groups(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
-def _check_args(files_per_shard: int, executor: str) -> None:
-    for name, value in (("files_per_shard", files_per_shard),):
+def _check_args(files_per_shard: int, executor: str, workers: int) -> None:
+    for name, value in (("files_per_shard", files_per_shard), ("workers", workers)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
     if executor not in EXECUTORS:
@@ -205,6 +206,9 @@ def embed_to_store(
     device: Any = None,
     progress: bool = True,
     executor: str = "local",
+    workers: int = 1,
+    ray_address: str | None = None,
+    num_gpus: float | None = None,
 ) -> EmbedReport:
     """Embed the audio files of ``source`` into the store at ``store``, skipping finished files.
 
@@ -225,7 +229,12 @@ def embed_to_store(
         files_per_shard: files per shard: the work a kill can lose.
         device: torch device for a named embedder.
         progress: show a tqdm bar of files (total: the pending files).
-        executor: ``"local"`` (this process).
+        executor: ``"local"`` (this process) or ``"ray"`` (Ray Data; needs
+            ``pip install 'jaxmetrics[ray]'`` and a named embedder).
+        workers: embedding actors for ``executor="ray"``.
+        ray_address: a Ray cluster to join (None: a local Ray instance).
+        num_gpus: GPUs per embedding actor with Ray (None: 1 if the cluster
+            has GPUs, else 0).
 
     Returns:
         An :class:`EmbedReport` of this run.
@@ -235,7 +244,13 @@ def embed_to_store(
             identity.
 
     """
-    _check_args(files_per_shard, executor)
+    _check_args(files_per_shard, executor, workers)
+    if executor == "ray":
+        if not isinstance(embedder, (str, type(None))):
+            raise TypeError("executor='ray' needs an embedder name (each actor builds its model)")
+        from jaxmetrics.audio import ray_embed
+
+        ray_embed.require_ray()
     if isinstance(source, (str, os.PathLike)):
         try:
             files, found_root = list_audio(source)
@@ -252,6 +267,20 @@ def embed_to_store(
     st.remove_temporaries()
     pending = st.pending(files, found_root if root is None else root)
     already = len(files) - len(pending)
+    if executor == "ray":
+        return ray_embed.embed_pending(
+            pending,
+            st,
+            embedder=embedder,
+            win_dur=win_dur,
+            batch_size=batch_size,
+            files_per_shard=files_per_shard,
+            workers=workers,
+            address=ray_address,
+            num_gpus=num_gpus,
+            progress=progress,
+            already_stored=already,
+        )
     bar = _file_progress(len(pending), progress)
     n_files = n_windows = 0
     skipped: list[Skipped] = []
