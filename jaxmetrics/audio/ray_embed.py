@@ -227,7 +227,10 @@ def embed_pending(
             context.execution_options.preserve_order = True
             context.enable_progress_bars = progress
             items = [{"path": p.path, "rel": p.rel} for p in pending]
-            ds = ray.data.from_items(items, override_num_blocks=min(len(items), 8 * workers))
+            # decoding blocks of at most 8 files: windowed audio is large (a 3-minute song is
+            # 11 MB at 16 kHz), and small blocks reach the actors early
+            blocks = max(min(len(items), 8 * workers), -(-len(items) // 8))
+            ds = ray.data.from_items(items, override_num_blocks=blocks)
             ds = ds.flat_map(
                 decode_rows,
                 fn_kwargs={
