@@ -286,16 +286,65 @@ class AudioMetrics:
 
         Args:
             reference: an array/tensor ``(n, samples)`` or ``(n, samples, 2)``,
-                or an iterable of ``(samples,)`` / ``(samples, 2)`` items.
+                or an iterable of ``(samples,)`` / ``(samples, 2)`` items; or
+                an embedding store (its folder, or an ``EmbeddingStore``):
+                see :meth:`add_reference_store`.
 
         Raises:
             ValueError: on bad shapes, NaN samples, or mono items with APA.
 
         """
+        if isinstance(reference, (str, os.PathLike)) or hasattr(reference, "identity"):
+            self.add_reference_store(reference)
+            return
         rng = np.random.default_rng((self.seed, self._reference_calls))
         sets = self._run(reference, "reference", rng)
         for name, new in sets.items():
             self._reference[name].extend(new)
+        self._reference_calls += 1
+        self._cache = {}
+
+    def add_reference_store(self, store: Any) -> None:
+        """Add the embeddings of an embedding store to the reference (accumulates over calls).
+
+        The store (see :mod:`jaxmetrics.audio.store`) must have been written
+        with this embedder, window and jaxmetrics version. For FAD alone its
+        statistics are streamed shard by shard (memory independent of its
+        size), folded in the same chunks as :meth:`add_reference` folds audio,
+        so the reference equals the one computed from the same files
+        in-process; KD, PRDC and ``n_pca`` read its rows. APA needs audio.
+
+        Args:
+            store: the store's folder, or an ``EmbeddingStore``.
+
+        Raises:
+            ValueError: if the folder is not a store, its identity differs
+                (the fields are named), it is empty, or APA is asked for.
+
+        """
+        from jaxmetrics.audio import store as store_module
+
+        if self.need_apa:
+            raise ValueError(
+                "apa needs the reference audio (its mixes); a store holds stem embeddings only"
+            )
+        if not isinstance(store, store_module.EmbeddingStore):
+            store = store_module.open_store(store)  # reads only: never creates a folder
+        diff = store_module.StoreIdentity.of(self).differences(store.identity)
+        if diff:
+            raise ValueError(
+                f"{store.path}: the store was written with another identity "
+                f"({'; '.join(diff)}; first value: this AudioMetrics')"
+            )
+        new = EmbeddingSet(self._store_stems)
+        if self._store_stems:
+            new.add(store.read().embeddings)
+        else:
+            stats = store.stats()
+            new = EmbeddingSet.from_arrays(
+                {f"stem.{k}": np.asarray(v) for k, v in stats._asdict().items()}, "stem", False
+            )
+        self._reference["stem"].extend(new)
         self._reference_calls += 1
         self._cache = {}
 

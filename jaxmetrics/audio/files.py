@@ -17,7 +17,7 @@ import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
 
@@ -189,8 +189,8 @@ def find_audio(spec: str) -> list[Path]:
     return discover_audio(spec).files
 
 
-def read_mono(path: Path, sr: int) -> np.ndarray:
-    """Read a file as float32 mono at ``sr`` Hz (channels averaged).
+def read_mono(path: Path | BinaryIO, sr: int) -> np.ndarray:
+    """Read a file (a path or an open binary file) as float32 mono at ``sr`` Hz (channels averaged).
 
     Raises:
         ValueError: if the file cannot be decoded or holds NaN/inf samples.
@@ -198,15 +198,18 @@ def read_mono(path: Path, sr: int) -> np.ndarray:
     """
     import soundfile
 
+    source = path if hasattr(path, "read") else str(path)
     try:
-        data, file_sr = soundfile.read(str(path), dtype="float32", always_2d=True)
+        data, file_sr = soundfile.read(source, dtype="float32", always_2d=True)
     except Exception as sf_err:  # noqa: BLE001 - any decoder failure: try librosa, then skip
         try:
             import librosa
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                data, file_sr = librosa.load(str(path), sr=None, mono=False, dtype=np.float32)
+                if hasattr(source, "seek"):
+                    source.seek(0)
+                data, file_sr = librosa.load(source, sr=None, mono=False, dtype=np.float32)
             data = np.atleast_2d(data).T
         except Exception:  # noqa: BLE001
             raise ValueError(f"unreadable or corrupt audio ({sf_err})") from None
