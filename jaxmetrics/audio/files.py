@@ -368,10 +368,16 @@ class AudioFiles:
             return None
         return audio
 
-    def accept(self, path: Path | str, windows: int, peak: float) -> None:
-        """Count a file as used: ``windows`` windows, ``peak`` its largest absolute sample."""
+    def accept(self, path: Path | str, windows: int, peak: float | None) -> None:
+        """Count a file as used: ``windows`` windows, ``peak`` its largest absolute sample.
+
+        ``peak`` is None when the file was not read in this run (its
+        embeddings were stored): silence and clipping are reported when it is.
+        """
         self.used.append(str(path))
         self.windows_per_file.append(int(windows))
+        if peak is None:
+            return
         if peak == 0.0:
             self.silent.append(str(path))
         elif peak > 1.0:

@@ -13,15 +13,12 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
-
-from jaxmetrics.audio.embedding_cache import default_cache_dir
 from jaxmetrics.audio.embedding_files import write_embeddings
+from jaxmetrics.audio.set_embedding import default_cache_dir
 from jaxmetrics.cli import output
 from jaxmetrics.cli.embedding import (
     build_metrics,
     embedder_identity,
-    open_cache,
     reader_for,
     stem_embeddings,
 )
@@ -49,17 +46,15 @@ def run_embed(args: argparse.Namespace) -> int:
     if not args.no_cache:
         check_cache_dir(Path(args.cache_dir) if args.cache_dir else default_cache_dir(), [item])
     am = build_metrics(args, ["kd"], progress=False)
-    cache = open_cache(args, am)
     files = reader_for(item, am)
-    rows, counter = stem_embeddings(files, am, cache, not args.no_progress)
-    chunks = list(rows)
+    result = stem_embeddings(item, files, am, args, not args.no_progress)
     output.report_skipped(args.folder, files)
-    if not chunks:
+    if not result.embeddings.shape[0]:
         raise CliError(
             f"{args.folder}: no usable audio ({len(files.skipped)} of {files.total} files "
             "skipped, see above)"
         )
-    embeddings = np.concatenate(chunks)
+    embeddings = result.embeddings
     identity = embedder_identity(am, args)
     write_embeddings(
         args.output,
@@ -74,7 +69,7 @@ def run_embed(args: argparse.Namespace) -> int:
     print(
         f"wrote {args.output}: {embeddings.shape[0]} windows x {embeddings.shape[1]} from "
         f"{len(files.used)} files ({identity}, win_dur {am.win_dur:g} s); "
-        f"{counter.embedded} windows embedded, {counter.cached} read from the cache"
+        f"{result.embedded} windows embedded, {result.reused} read from the embedding store"
     )
     print(f"\n({time.perf_counter() - start:.1f} s)")
     return 0

@@ -1,8 +1,8 @@
 """Building the pipeline from the options, and embedding one input set with progress and resume.
 
-Stems (FAD, KD, PRDC, ``embed``) go through the per-file embedding cache
-(:mod:`jaxmetrics.audio.embedding_cache`), so a killed run resumes; APA's
-mixes are embedded by :class:`~jaxmetrics.AudioMetrics` itself, uncached.
+Stems (FAD, KD, PRDC, ``embed``) go through a Parquet embedding store per
+input (:mod:`jaxmetrics.audio.set_embedding`), so a killed run resumes; APA's
+mixes are embedded by :class:`~jaxmetrics.AudioMetrics` itself, not stored.
 """
 
 from __future__ import annotations
@@ -10,18 +10,25 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from jaxmetrics.audio.embedding_cache import EmbeddingCache, default_cache_dir, embed_files
-from jaxmetrics.audio.files import AudioFiles
+from jaxmetrics.audio.files import AudioFiles, probe
+from jaxmetrics.audio.set_embedding import SetEmbedder, default_cache_dir, input_root, set_store
 from jaxmetrics.cli.errors import CliError
 from jaxmetrics.cli.preflight import InputSet
 
-__all__ = ["build_metrics", "embedder_identity", "open_cache", "reader_for", "stem_embeddings"]
+__all__ = [
+    "SetResult",
+    "build_metrics",
+    "cache_root",
+    "embedder_identity",
+    "reader_for",
+    "stem_embeddings",
+]
 
 
 def _named_embedder(args: argparse.Namespace) -> Any:
@@ -78,17 +85,21 @@ def embedder_identity(am: Any, args: argparse.Namespace) -> str:
     return f"{am.embedder_identity},weights={Path(weights).name}"
 
 
-def open_cache(args: argparse.Namespace, am: Any) -> EmbeddingCache | None:
-    """The per-file embedding cache for these options (None with ``--no-cache``)."""
+def _extra_identity(args: argparse.Namespace) -> str:
+    """What the store identity does not record: the ``--weights`` file itself."""
+    weights = getattr(args, "weights", None)
+    if weights is None:
+        return ""
+    path = Path(weights).resolve()
+    stat = path.stat()
+    return f"weights={path}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def cache_root(args: argparse.Namespace) -> Path | None:
+    """The folder of the embedding stores (None with ``--no-cache``)."""
     if args.no_cache:
         return None
-    root = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
-    identity = embedder_identity(am, args)
-    weights = getattr(args, "weights", None)
-    if weights is not None:  # the same file name may hold other weights: key on the file itself
-        stat = Path(weights).resolve().stat()
-        identity += f",{Path(weights).resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
-    return EmbeddingCache(root, identity, am.win_dur)
+    return Path(args.cache_dir) if args.cache_dir else default_cache_dir()
 
 
 def reader_for(item: InputSet, am: Any) -> AudioFiles:
@@ -99,55 +110,52 @@ def reader_for(item: InputSet, am: Any) -> AudioFiles:
     return files
 
 
-class _Counter:
-    """Windows embedded now and read from the cache, with an optional tqdm bar."""
+class SetResult(NamedTuple):
+    """A set's stem embeddings and where they came from."""
 
-    def __init__(self, label: str, total: int | None, enabled: bool) -> None:
-        self.embedded = 0
-        self.cached = 0
-        self.dim: int | None = None
-        self.bar = None
-        if enabled:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(
-                desc=label, total=total, unit="win", dynamic_ncols=True, file=sys.stderr
-            )
-
-    def __call__(self, windows: int, cached: bool) -> None:
-        if cached:
-            self.cached += windows
-        else:
-            self.embedded += windows
-        if self.bar is not None:
-            self.bar.update(windows)
-            if self.cached:
-                self.bar.set_postfix(cached=self.cached, refresh=False)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+    embeddings: np.ndarray
+    embedded: int  # windows embedded in this run
+    reused: int  # windows read back from the store
+    store: Path | None
 
 
 def stem_embeddings(
-    files: AudioFiles, am: Any, cache: EmbeddingCache | None, progress: bool
-) -> tuple[Iterator[np.ndarray], _Counter]:
-    """Stream the stem embeddings of ``files`` (cached files read back, others embedded).
+    item: InputSet, files: AudioFiles, am: Any, args: argparse.Namespace, progress: bool
+) -> SetResult:
+    """Embed a set's stems through its store (only the files it lacks), with a progress bar.
 
-    Returns:
-        ``(rows, counter)``: an iterator of per-file ``(windows, dim)``
-        arrays, and the counts of windows embedded and read from the cache
-        (complete once the iterator is exhausted).
-
+    The bar counts the windows to embed in this run, known up front from the
+    pending files' headers, and is labelled with the set's name.
     """
-    counter = _Counter(files.label or "windows", files.expected_windows, progress)
-
-    def rows() -> Iterator[np.ndarray]:
+    root = cache_root(args)
+    store = None
+    if root is not None:
         try:
-            for item in embed_files(files, am.embed_stems, cache, on_windows=counter):
-                counter.dim = item.embeddings.shape[1]
-                yield item.embeddings
-        finally:
-            counter.close()
+            store = set_store(root, am, input_root(item.spec), _extra_identity(args))
+        except ValueError as err:
+            raise CliError(f"--cache-dir {root}: {err}") from err
+    embedder = SetEmbedder(files, am, store, input_root(item.spec))
+    total = None
+    headers = [probe(Path(p)) for p in embedder.pending]
+    if all(h is not None for h in headers):
+        total = sum(int(frames / sr / am.win_dur) for frames, sr in headers)
+    reused = len(files.files) - len(embedder.pending)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
 
-    return rows(), counter
+        note = f" ({reused} files already embedded)" if reused else ""
+        bar = tqdm(
+            desc=f"{item.label}{note}",
+            total=total,
+            unit="win",
+            dynamic_ncols=True,
+            file=sys.stderr,
+        )
+    try:
+        rows = embedder.run(bar.update if bar is not None else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    where = None if store is None else store.path
+    return SetResult(rows, embedder.embedded, embedder.reused, where)

@@ -16,12 +16,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from jaxmetrics.audio.embedding_cache import default_cache_dir
+from jaxmetrics.audio.set_embedding import default_cache_dir
 from jaxmetrics.cli import output
 from jaxmetrics.cli.embedding import (
     build_metrics,
+    cache_root,
     embedder_identity,
-    open_cache,
     reader_for,
     stem_embeddings,
 )
@@ -121,9 +121,9 @@ class _Run:
         progress = not args.no_progress
         self.progress = progress
         self.am = build_metrics(args, args.metrics, progress=progress and self.apa)
-        self.cache = None if self.apa else open_cache(args, self.am)
+        self.cache = None if self.apa else cache_root(args)
         self.embedded = 0
-        self.cached = 0
+        self.reused = 0
         self.dim: int | None = args.n_pca
         self.summary: dict[str, Any] = {
             "embedder": embedder_identity(self.am, args),
@@ -143,23 +143,21 @@ class _Run:
         """
         if self.apa:
             return add(files)
-        rows, counter = stem_embeddings(files, self.am, self.cache, self.progress)
-        try:
-            if any(m in self.args.metrics for m in ("kd", "prdc")):
-                rows = list(rows)  # kept anyway: embedded first, then the message
-                if self.progress and files.windows > 2000:
-                    print(
-                        f"{item.label}: computing {', '.join(self.args.metrics)} on "
-                        f"{files.windows} windows ...",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-            return add(rows)
-        finally:
-            self.embedded += counter.embedded
-            self.cached += counter.cached
-            if self.args.n_pca is None and counter.dim is not None:
-                self.dim = counter.dim
+        result = stem_embeddings(item, files, self.am, self.args, self.progress)
+        self.embedded += result.embedded
+        self.reused += result.reused
+        if self.args.n_pca is None and result.embeddings.shape[0]:
+            self.dim = result.embeddings.shape[1]
+        if not result.embeddings.shape[0]:
+            raise ValueError("no windows")  # reported as "no usable audio" by the caller
+        if self.progress and files.windows > 2000 and {"kd", "prdc"} & set(self.args.metrics):
+            print(
+                f"{item.label}: computing {', '.join(self.args.metrics)} on {files.windows} "
+                "windows ...",
+                file=sys.stderr,
+                flush=True,
+            )
+        return add(result.embeddings)
 
     def reference(self, item: InputSet) -> None:
         """Embed the reference; any failure ends the run (exit 2): nothing can be scored."""
@@ -219,8 +217,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     cache_note = ""
     if run.cache is not None:
         cache_note = (
-            f"; {run.embedded} windows embedded, {run.cached} read from the cache "
-            f"({run.cache.folder})"
+            f"; {run.embedded} windows embedded, {run.reused} read from the embedding stores "
+            f"under {run.cache}"
         )
     print(f"\n({elapsed:.1f} s{cache_note})")
     if args.json:

@@ -314,16 +314,15 @@ def test_score_refuses_what_it_cannot_trust(data, tmp_path, untouched):
 _WRAPPER = r"""
 import os, pathlib, sys, time
 marker, mode, argv = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
-if mode == "embedding":  # stop for good after three files are cached
-    from jaxmetrics.audio import embedding_cache
-    real_put, calls = embedding_cache.EmbeddingCache.put, []
-    def put(self, *args):
-        real_put(self, *args)
-        calls.append(1)
-        if len(calls) == 3:
-            marker.write_text(mode)
-            time.sleep(600)
-    embedding_cache.EmbeddingCache.put = put
+if mode == "embedding":  # shards of three files; stop for good once the first is written
+    from jaxmetrics.audio import set_embedding, store
+    set_embedding.SHARD_WINDOWS = 9
+    real_write = store.EmbeddingStore.write_shard
+    def write_shard(self, *args):
+        out = real_write(self, *args)
+        marker.write_text(mode)
+        time.sleep(600)
+    store.EmbeddingStore.write_shard = write_shard
 else:  # stop for good once the output's temporary file is written, before its rename
     name = "." + pathlib.Path(argv[argv.index("-o") + 1]).name + "."
     real_fsync = os.fsync
@@ -372,9 +371,9 @@ def test_sigkill_while_embedding_and_while_writing(tmp_path, untouched):
     assert not out.exists()
     first = jm(*args, cache=cache)
     assert first.returncode == 0, first.stderr
-    done = re.search(r"(\d+) windows embedded, (\d+) read from the cache", first.stdout)
+    done = re.search(r"(\d+) windows embedded, (\d+) read from the embedding", first.stdout)
     embedded, cached = int(done[1]), int(done[2])
-    assert cached == 9 and embedded == 90 - 9  # three 3-window files survived the kill
+    assert cached == 9 and embedded == 90 - 9  # the first shard (3 files) survived the kill
     fresh = tmp_path / "fresh.npz"
     assert (
         jm("embed", str(many), "-o", str(fresh), *LOGMEL, "--no-cache", cache=cache).returncode == 0
@@ -389,6 +388,7 @@ def test_sigkill_while_embedding_and_while_writing(tmp_path, untouched):
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.npz.")]
     assert all(name.endswith(".tmp") for name in leftovers)  # never named like an output
     again = jm(*args, cache=cache)  # c99.wav was cached before the kill: nothing to embed
-    assert again.returncode == 0 and "0 windows embedded, 93 read from the cache" in again.stdout
+    assert again.returncode == 0
+    assert "0 windows embedded, 93 read from the embedding store" in again.stdout
     with np.load(out) as data:
         assert data["embeddings"].shape == (93, 128)
