@@ -75,20 +75,29 @@ def _match(parts: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
 def _walk(root: Path, max_depth: int | None, skipped: list[Skipped]) -> Iterator[Path]:
     """Files under ``root``, following links to folders, each real folder entered once.
 
-    A link to a folder already entered (a loop, or a second way into the same
-    tree) and a link whose target is missing or loops on itself are recorded
-    in ``skipped`` instead of being followed, so a walk always ends.
+    Real folders are searched before links to folders, so a folder reached
+    both ways is listed under its own path. A link to a folder already
+    entered (a loop, or a second way into the same tree) and a link whose
+    target is missing or loops on itself are recorded in ``skipped`` instead
+    of being followed, so a walk always ends.
     """
-    entered = {os.path.realpath(root)}
-    stack: list[tuple[Path, int]] = [(root, 0)]
-    while stack:
-        folder, depth = stack.pop()
+    entered: set[str] = set()
+    folders: list[tuple[Path, int]] = [(root, 0)]  # a stack: depth first
+    links: list[tuple[Path, int]] = []  # entered once no real folder is left
+    while folders or links:
+        folder, depth = folders.pop() if folders else links.pop(0)
+        real = os.path.realpath(folder)
+        if real in entered:
+            skipped.append(
+                Skipped(str(folder), f"link to a folder already searched ({real}): not followed")
+            )
+            continue
+        entered.add(real)
         try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            entries = sorted(os.scandir(folder), key=lambda e: e.name, reverse=True)
         except OSError as err:
             skipped.append(Skipped(str(folder), f"folder cannot be listed ({err.strerror})"))
             continue
-        subfolders = []
         for entry in entries:
             path = Path(entry.path)
             try:
@@ -100,22 +109,10 @@ def _walk(root: Path, max_depth: int | None, skipped: list[Skipped]) -> Iterator
                 skipped.append(Skipped(str(path), f"{reason} ({err.strerror}), not followed"))
                 continue
             if is_dir:
-                if max_depth is not None and depth >= max_depth:
-                    continue
-                real = os.path.realpath(path)
-                if real in entered:
-                    skipped.append(
-                        Skipped(
-                            str(path),
-                            f"link to a folder already searched ({real}): not followed again",
-                        )
-                    )
-                    continue
-                entered.add(real)
-                subfolders.append((path, depth + 1))
+                if max_depth is None or depth < max_depth:
+                    (links if entry.is_symlink() else folders).append((path, depth + 1))
             elif entry.is_file():
                 yield path
-        stack.extend(reversed(subfolders))
 
 
 def _split_glob(spec: str) -> tuple[Path, tuple[str, ...]]:
@@ -162,9 +159,9 @@ def discover_audio(spec: str) -> Found:
     for file in sorted(f for f in candidates if f.suffix.lower() in AUDIO_EXTENSIONS):
         by_real.setdefault(os.path.realpath(file), []).append(file)
     files: list[Path] = []
-    for real, paths in by_real.items():
+    for paths in by_real.values():
         # keep the path that reaches the file without a link, if there is one
-        keep = next((p for p in paths if os.path.abspath(p) == real), paths[0])
+        keep = next((p for p in paths if not p.is_symlink()), paths[0])
         files.append(keep)
         skipped.extend(
             Skipped(str(p), f"same file as {keep} (through a link)") for p in paths if p != keep

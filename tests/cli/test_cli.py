@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 
+import jaxmetrics
 from jaxmetrics import cli
 from jaxmetrics.audio.synthetic_audio import synth_clip
 
@@ -273,3 +274,24 @@ def test_core_cli_does_not_import_torch(tmp_path):
         "assert 'torch' not in sys.modules and 'embedders' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_defaults_version_and_help(capsys):
+    from jaxmetrics.cli.parser import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["evaluate", "a", "b"]).win_dur == 5.0  # as AudioMetrics
+    assert parser.parse_args(["embed", "a", "-o", "x.npz"]).win_dur == 5.0
+    assert parser.parse_args(["demo"]).win_dur == 2.0  # the demo's short synthetic clips
+    with pytest.raises(SystemExit):
+        cli.main(["--version"])
+    assert capsys.readouterr().out.strip() == f"jaxmetrics {jaxmetrics.__version__}"
+    for command in ([], ["demo"], ["evaluate"], ["embed"], ["score"]):
+        with pytest.raises(SystemExit):
+            cli.main([*command, "--help"])
+        text = capsys.readouterr().out
+        assert "``" not in text
+        if command in (["evaluate"], ["embed"]):
+            assert "(default 5)" in text
+        if command == ["score"]:
+            assert "APA" not in text
