@@ -194,7 +194,10 @@ class AudioMetrics:
         embedder: an embedder name (``embedders.get``; default
             ``"clap-music"``, LAION-CLAP music as audio-metrics), or an
             embedder object: ours (``sample_rate``, ``embed``) or one in
-            audio-metrics' convention (``sr``, ``forward``).
+            audio-metrics' convention (``sr``, ``forward``). Saved states and
+            stores record its identity: its ``name`` and settings, and for a
+            class of your own its module and class name; an ``identity``
+            string attribute, if it has one, replaces all of these.
         mix_function: ``"PP"``, ``"P0"``-``"P2"``, ``"L0"`` (default)-``"L2"``
             (see :mod:`jaxmetrics.audio.mixing`) or a callable ``f(pair, sr=sr)``.
         win_dur: window duration in seconds.

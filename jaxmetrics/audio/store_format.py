@@ -105,7 +105,8 @@ def require_pyarrow() -> Any:
         import pyarrow.parquet as pq
     except ImportError as err:
         raise ImportError(
-            "the embedding store needs pyarrow: pip install 'jaxmetrics[audio]' (or pyarrow)"
+            "the embedding store needs pyarrow: pip install pyarrow "
+            "(or, in the jaxmetrics checkout, pip install -e '.[audio]')"
         ) from err
     return pq
 
