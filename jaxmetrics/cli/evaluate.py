@@ -75,11 +75,27 @@ def resolve_all(args: argparse.Namespace) -> tuple[InputSet, list[InputSet]]:
         for spec, context in zip(args.candidates, contexts, strict=True)
     ]
     inputs = [reference, *candidates]
+    for item in inputs:
+        _early_warnings(item, args)
     if args.json:
         check_output(args.json, "--json", inputs)
     if not args.no_cache and not apa:
         check_cache_dir(Path(args.cache_dir) if args.cache_dir else default_cache_dir(), inputs)
     return reference, candidates
+
+
+def _early_warnings(item: InputSet, args: argparse.Namespace) -> None:
+    """Say before any work which sets the file headers already show will fail."""
+    if item.expected_windows == 0:
+        output.warn(
+            f"{item.label}: by their headers, none of its files holds a whole {args.win_dur:g} s "
+            "window: this set will fail (the other sets are still computed)"
+        )
+    elif item.expected_windows is not None and "kd" in args.metrics and item.expected_windows < 4:
+        output.warn(
+            f"{item.label}: {item.expected_windows} windows by the file headers, KD needs at "
+            "least 4: this set will fail (the other sets are still computed)"
+        )
 
 
 def small_set_warnings(label: str, metrics: list[str], windows: int, dim: int | None) -> None:

@@ -152,6 +152,14 @@ def test_last_set_fails_earlier_results_kept(data, tmp_path, untouched):
     assert f"candidate set {sets[1]} (2 windows): " in err and "at least 4 rows" in err
     assert f"candidate set {sets[3]} (0 windows): no usable audio" in err
     assert "2 of 4 candidate sets failed" in err
+    # both failures were foreseen from the file headers, before any embedding
+    first_error = err.index("error:")
+    assert err.index(f"candidate set {sets[1]}: 2 windows by the file headers, KD needs") < (
+        first_error
+    )
+    assert err.index(f"candidate set {sets[3]}: by their headers, none of its files") < (
+        first_error
+    )
 
 
 def _one_error_line(proc) -> str:
