@@ -17,12 +17,14 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+from jaxmetrics.audio.embedding_files import EMBEDDINGS_FORMAT
 from jaxmetrics.cli.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, CliError
 from jaxmetrics.cli.parser import AUDIO_METRICS, METRICS, build_parser, parse_metrics
 from jaxmetrics.cli.score import score_sets
 
 __all__ = [
     "AUDIO_METRICS",
+    "EMBEDDINGS_FORMAT",
     "METRICS",
     "CliError",
     "build_parser",
