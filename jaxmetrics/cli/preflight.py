@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -198,8 +199,14 @@ def check_output(path: str, option: str, inputs: Sequence[InputSet]) -> None:
     folder = out.parent if str(out.parent) else Path(".")
     if not folder.is_dir():
         raise CliError(f"{option} {path}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise CliError(f"{option} {path}: the folder {folder} is not writable")
+    try:  # the real test (permissions, read-only mounts), as the final write will do it
+        fd, probe_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".probe", dir=folder)
+        os.close(fd)
+        os.unlink(probe_name)
+    except OSError as err:
+        raise CliError(
+            f"{option} {path}: the folder {folder} is not writable ({err.strerror})"
+        ) from None
     if out.exists() and not os.access(out, os.W_OK):
         raise CliError(f"{option} {path}: the file exists and is not writable")
     real = os.path.realpath(out)

@@ -400,3 +400,41 @@ def test_sigkill_while_embedding_and_while_writing(tmp_path, untouched):
     assert "0 windows embedded, 93 read from the embedding store" in again.stdout
     with np.load(out) as data:
         assert data["embeddings"].shape == (93, 128)
+
+
+def test_read_only_folders(data, tmp_path, untouched):
+    frozen = tmp_path / "frozen"
+    frozen.mkdir()
+    for f in (data / "good").iterdir():
+        (frozen / f.name).write_bytes(f.read_bytes())
+    before = _digest(frozen)
+    frozen.chmod(0o555)
+    try:
+        out = tmp_path / "out.json"
+        proc = jm(
+            "evaluate",
+            str(data / "ref"),
+            str(frozen),
+            *LOGMEL,
+            "--json",
+            str(out),
+            cache=tmp_path / "cache",
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert _digest(frozen) == before and sorted(p.name for p in frozen.iterdir()) == sorted(
+            p.name for p in (data / "good").iterdir()
+        )  # read, never written
+        if os.geteuid() != 0:  # root may write anywhere: the refusal is for other users
+            line = _one_error_line(
+                jm(
+                    "embed",
+                    str(data / "good"),
+                    "-o",
+                    str(frozen / "x.npz"),
+                    *LOGMEL,
+                    cache=tmp_path / "cache",
+                )
+            )
+            assert "is not writable" in line
+    finally:
+        frozen.chmod(0o755)
