@@ -12,6 +12,10 @@ actor, so the in-process runs use one torch thread too (``--threads``).
 VGGish runs with random weights through the real loading path
 (``JAXMETRICS_WEIGHTS``), logmel needs none.
 
+A warm-up job per actor count runs first (untimed): Ray's first jobs also
+start its worker processes. The machine's load average is printed with each
+row: other work on the same cores lowers every figure.
+
 Statistics: a synthetic store of ``--stats-windows`` windows (128-d, 10
 windows per file, 10,000 windows per shard) is streamed into Gaussian
 statistics by ``EmbeddingStore.stats()`` in a fresh process, whose peak RSS
@@ -109,8 +113,11 @@ def _stats_worker(store: str) -> None:
                     return int(line.split()[1]) / 2**10
         return float("nan")
 
+    from jaxmetrics.audio.state import merge, stats_of
+
+    warm = np.zeros((1024, 128), np.float32)
+    merge(stats_of(warm), stats_of(warm))  # compile the chunk's statistics and the merge
     st = open_store(store)
-    st.stats(list(st.files())[:200])  # compile the 1,024-row chunk and the merge first
     before = rss("VmRSS")
     start = time.perf_counter()
     stats = st.stats()
@@ -144,8 +151,10 @@ def _stats_memory(work: Path, windows: int) -> None:
     print(f"- store: {len(st.shards())} shards, {size:.0f} MiB on disk, written in {written:.1f} s")
     print(f"- `stats()` over {count:,} windows: {wall:.1f} s")
     print(
-        f"- driver RSS before the call {before:.0f} MiB, peak {peak:.0f} MiB: "
-        f"{peak - before:.0f} MiB above, against {rows_mib:.0f} MiB for all rows"
+        f"- driver RSS before the call (imports, compiled statistics, store opened, its index "
+        f"not read) {before:.0f} MiB, peak {peak:.0f} MiB: {peak - before:.0f} MiB above "
+        f"(the index of {windows // per_file:,} files, two shards, one chunk), against "
+        f"{rows_mib:.0f} MiB for all rows"
     )
 
 
@@ -184,6 +193,9 @@ def main() -> None:
         print(f"Ray {ray.__version__} local instance (3 logical CPUs on {os.cpu_count()} cores) "
               f"started in {time.perf_counter() - start:.1f} s; in-process torch threads: "
               f"{args.threads}")  # fmt: skip
+        warm = _folder(work / "warm-up", 8)
+        for workers in (1, 2):  # Ray's first jobs start its worker processes: not timed
+            _time_run(warm, work / f"warm-store-{workers}", "vggish", "ray", workers)
         _throughput(work, "logmel", args.logmel_windows)
         vggish = _throughput(work, "vggish", args.vggish_windows)
         ray.shutdown()
