@@ -12,11 +12,16 @@ actor, so the in-process runs use one torch thread too (``--threads``).
 VGGish runs with random weights through the real loading path
 (``JAXMETRICS_WEIGHTS``), logmel needs none.
 
+A warm-up job per actor count runs first (untimed): Ray's first jobs also
+start its worker processes. The machine's load average is printed with each
+row: other work on the same cores lowers every figure.
+
 Statistics: a synthetic store of ``--stats-windows`` windows (128-d, 10
 windows per file, 10,000 windows per shard) is streamed into Gaussian
 statistics by ``EmbeddingStore.stats()`` in a fresh process, whose peak RSS
-(``VmHWM``) is compared with its RSS before the call and with the size of the
-rows.
+(``VmHWM``) is compared with its RSS before the call (after reading one
+shard once, so that pyarrow's Parquet code is loaded) and with the size of
+the rows; two store sizes show how it grows.
 
 Projection: from the steady VGGish rate per actor measured here, the wall
 time of 1,000,000 clips of 10 s (two 5-s windows each) on N such CPU actors,
@@ -24,7 +29,7 @@ assuming linear scaling (the actors share nothing but the driver, which only
 writes shards). No GPU was measured, so no GPU figure is projected.
 
 Usage: python benchmarks/bench_store.py [--logmel-windows 800] [--vggish-windows 96]
-       [--stats-windows 1000000] [--quick]
+       [--stats-windows 100000 1000000] [--repeats 3] [--quick]
 """
 
 from __future__ import annotations
@@ -72,27 +77,32 @@ def _time_run(folder: Path, store: Path, embedder: str, executor: str, workers: 
     return wall
 
 
-def _throughput(work: Path, embedder: str, n: int) -> dict[str, tuple[float, float]]:
+CONFIGS = (("in-process", "local", 1), ("Ray, 1 actor", "ray", 1), ("Ray, 2 actors", "ray", 2))
+
+
+def _throughput(work: Path, embedder: str, n: int, repeats: int) -> dict[str, tuple[float, float]]:
     folders = {k: _folder(work / f"{embedder}-{k}", k) for k in (n, 2 * n)}
-    rows = {}
-    print(f"\n### {embedder}: {n} and {2 * n} windows of {SECONDS:g} s\n")
-    print("| executor | t(n) s | t(2n) s | steady win/s | fixed s | load avg |")
+    times: dict[tuple[str, int], list[float]] = {}
+    loads = []
+    for _ in range(repeats):  # rounds interleave the executors: load drift hits them alike
+        for label, executor, workers in CONFIGS:
+            for k, folder in folders.items():
+                store = work / f"store-{embedder}-{executor}-{workers}-{k}"
+                wall = _time_run(folder, store, embedder, executor, workers)
+                times.setdefault((label, k), []).append(wall)
+                shutil.rmtree(store)
+        loads.append(os.getloadavg()[0])
+    print(f"\n### {embedder}: {n} and {2 * n} windows of {SECONDS:g} s, medians of {repeats}\n")
+    print(f"Load average after each round: {', '.join(f'{x:.1f}' for x in loads)}\n")
+    print("| executor | t(n) s | t(2n) s | steady win/s | fixed s | all t(n), t(2n) s |")
     print("|---|---|---|---|---|---|")
-    for label, executor, workers in (
-        ("in-process", "local", 1),
-        ("Ray, 1 actor", "ray", 1),
-        ("Ray, 2 actors", "ray", 2),
-    ):
-        times = []
-        for k, folder in folders.items():
-            store = work / f"store-{embedder}-{executor}-{workers}-{k}"
-            times.append(_time_run(folder, store, embedder, executor, workers))
-            shutil.rmtree(store)
-        t1, t2 = times
+    rows = {}
+    for label, _, _ in CONFIGS:
+        t1, t2 = (float(np.median(times[label, k])) for k in (n, 2 * n))
         rate, fixed = n / (t2 - t1), 2 * t1 - t2
         rows[label] = (rate, fixed)
-        load = os.getloadavg()[0]
-        print(f"| {label} | {t1:.1f} | {t2:.1f} | {rate:.2f} | {fixed:.1f} | {load:.1f} |")
+        every = "; ".join(f"{', '.join(f'{t:.1f}' for t in times[label, k])}" for k in (n, 2 * n))
+        print(f"| {label} | {t1:.1f} | {t2:.1f} | {rate:.2f} | {fixed:.1f} | {every} |")
     base = rows["in-process"][0]
     one = rows["Ray, 1 actor"][0]
     print(f"\nRay at 1 actor, steady rate against in-process: {one / base - 1:+.1%}")
@@ -109,8 +119,14 @@ def _stats_worker(store: str) -> None:
                     return int(line.split()[1]) / 2**10
         return float("nan")
 
+    from jaxmetrics.audio.state import merge, stats_of
+
+    warm = np.zeros((1024, 128), np.float32)
+    merge(stats_of(warm), stats_of(warm))  # compile the chunk's statistics and the merge
     st = open_store(store)
-    st.stats(list(st.files())[:200])  # compile the 1,024-row chunk and the merge first
+    import pyarrow.parquet as pq
+
+    pq.read_table(st.shards()[0])  # load pyarrow's Parquet code once: a fixed cost
     before = rss("VmRSS")
     start = time.perf_counter()
     stats = st.stats()
@@ -122,7 +138,7 @@ def _stats_memory(work: Path, windows: int) -> None:
     from jaxmetrics.audio.store import FileEmbeddings, StoreIdentity, open_store
 
     dim, per_file, per_shard = 128, 10, 10_000
-    st = open_store(work / "big", StoreIdentity("synthetic", "", "", 80000, SR))
+    st = open_store(work / f"big-{windows}", StoreIdentity("synthetic", "", "", 80000, SR))
     rng = np.random.default_rng(0)
     start = time.perf_counter()
     for s in range(0, windows, per_shard):
@@ -135,7 +151,7 @@ def _stats_memory(work: Path, windows: int) -> None:
     written = time.perf_counter() - start
     size = sum(p.stat().st_size for p in st.shards()) / 2**20
     out = subprocess.run(
-        [sys.executable, __file__, "--stats-worker", str(work / "big")],
+        [sys.executable, __file__, "--stats-worker", str(st.path)],
         capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
     count, wall, before, peak = int(out[0]), float(out[1]), float(out[2]), float(out[3])
@@ -144,8 +160,10 @@ def _stats_memory(work: Path, windows: int) -> None:
     print(f"- store: {len(st.shards())} shards, {size:.0f} MiB on disk, written in {written:.1f} s")
     print(f"- `stats()` over {count:,} windows: {wall:.1f} s")
     print(
-        f"- driver RSS before the call {before:.0f} MiB, peak {peak:.0f} MiB: "
-        f"{peak - before:.0f} MiB above, against {rows_mib:.0f} MiB for all rows"
+        f"- driver RSS before the call (imports, compiled statistics, one shard read once, "
+        f"the index not read) {before:.0f} MiB, peak {peak:.0f} MiB: {peak - before:.0f} MiB above "
+        f"(the index of {windows // per_file:,} files, two shards, one chunk), against "
+        f"{rows_mib:.0f} MiB for all rows"
     )
 
 
@@ -153,7 +171,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--logmel-windows", type=int, default=800)
     parser.add_argument("--vggish-windows", type=int, default=96)
-    parser.add_argument("--stats-windows", type=int, default=1_000_000)
+    parser.add_argument("--stats-windows", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="torch threads in-process")
     parser.add_argument("--quick", action="store_true", help="small sizes, not recorded")
     parser.add_argument("--stats-worker", default=None, help=argparse.SUPPRESS)
@@ -162,7 +181,8 @@ def main() -> None:
         _stats_worker(args.stats_worker)
         return
     if args.quick:
-        args.logmel_windows, args.vggish_windows, args.stats_windows = 16, 4, 20_000
+        args.logmel_windows, args.vggish_windows, args.stats_windows = 16, 4, [20_000]
+        args.repeats = 1
 
     work = Path(tempfile.mkdtemp(prefix="bench_store-"))
     try:
@@ -184,10 +204,14 @@ def main() -> None:
         print(f"Ray {ray.__version__} local instance (3 logical CPUs on {os.cpu_count()} cores) "
               f"started in {time.perf_counter() - start:.1f} s; in-process torch threads: "
               f"{args.threads}")  # fmt: skip
-        _throughput(work, "logmel", args.logmel_windows)
-        vggish = _throughput(work, "vggish", args.vggish_windows)
+        warm = _folder(work / "warm-up", 8)
+        for workers in (1, 2):  # Ray's first jobs start its worker processes: not timed
+            _time_run(warm, work / f"warm-store-{workers}", "vggish", "ray", workers)
+        _throughput(work, "logmel", args.logmel_windows, args.repeats)
+        vggish = _throughput(work, "vggish", args.vggish_windows, args.repeats)
         ray.shutdown()
-        _stats_memory(work, args.stats_windows)
+        for windows in args.stats_windows:
+            _stats_memory(work, windows)
         rate = vggish["Ray, 1 actor"][0]
         windows = 2 * 1_000_000
         print("\n### Projection: 1,000,000 clips of 10 s (2,000,000 VGGish windows)\n")

@@ -82,6 +82,11 @@ class _Embedder:
         return emb
 
 
+def _is_store_argument(data: Any) -> bool:
+    """A path (only a store folder is a path input) or an ``EmbeddingStore``."""
+    return isinstance(data, (str, os.PathLike)) or type(data).__name__ == "EmbeddingStore"
+
+
 def build_embedder(embedder: Any, device: Any = None) -> Any:
     """Build a named embedder (``embedders.get``), or return an embedder object as it is."""
     if embedder is None:
@@ -297,7 +302,7 @@ class AudioMetrics:
             ValueError: on bad shapes, NaN samples, or mono items with APA.
 
         """
-        if isinstance(reference, (str, os.PathLike)) or hasattr(reference, "identity"):
+        if _is_store_argument(reference):
             self.add_reference_store(reference)
             return
         rng = np.random.default_rng((self.seed, self._reference_calls))
@@ -325,11 +330,17 @@ class AudioMetrics:
                 (the fields are named), it is empty, or APA is asked for.
 
         """
+        self._reference["stem"].extend(self._store_set(store, "reference"))
+        self._reference_calls += 1
+        self._cache = {}
+
+    def _store_set(self, store: Any, mode: str) -> EmbeddingSet:
+        """The stem embeddings of a store: rows where they are needed, else streamed statistics."""
         from jaxmetrics.audio import store as store_module
 
         if self.need_apa:
             raise ValueError(
-                "apa needs the reference audio (its mixes); a store holds stem embeddings only"
+                f"apa needs the {mode} audio (its mixes); a store holds stem embeddings only"
             )
         if not isinstance(store, store_module.EmbeddingStore):
             store = store_module.open_store(store)  # reads only: never creates a folder
@@ -339,17 +350,15 @@ class AudioMetrics:
                 f"{store.path}: the store was written with another identity "
                 f"({'; '.join(diff)}; first value: this AudioMetrics')"
             )
-        new = EmbeddingSet(self._store_stems)
-        if self._store_stems:
+        rows = self._store_stems if mode == "reference" else self._store_cand_stems
+        if rows:
+            new = EmbeddingSet(True)
             new.add(store.read().embeddings)
-        else:
-            stats = store.stats()
-            new = EmbeddingSet.from_arrays(
-                {f"stem.{k}": np.asarray(v) for k, v in stats._asdict().items()}, "stem", False
-            )
-        self._reference["stem"].extend(new)
-        self._reference_calls += 1
-        self._cache = {}
+            return new
+        stats = store.stats()
+        return EmbeddingSet.from_arrays(
+            {f"stem.{k}": np.asarray(v) for k, v in stats._asdict().items()}, "stem", False
+        )
 
     @property
     def reference_windows(self) -> int:
@@ -384,7 +393,8 @@ class AudioMetrics:
         """Embed a candidate set and score it against the reference.
 
         Args:
-            candidate: same forms as :meth:`add_reference`.
+            candidate: same forms as :meth:`add_reference`, an embedding
+                store included (FAD, KD, PRDC).
 
         Returns:
             Python floats under the keys of audio-metrics: ``fad``,
@@ -396,6 +406,8 @@ class AudioMetrics:
 
         """
         self._check_reference()
+        if _is_store_argument(candidate):
+            return self._score({"stem": self._store_set(candidate, "candidate")})
         sets = self._run(candidate, "candidate", None)
         return self._score(sets)
 

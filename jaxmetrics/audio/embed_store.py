@@ -268,7 +268,7 @@ def embed_to_store(
     pending = st.pending(files, found_root if root is None else root)
     already = len(files) - len(pending)
     if executor == "ray":
-        return ray_embed.embed_pending(
+        report = ray_embed.embed_pending(
             pending,
             st,
             embedder=embedder,
@@ -281,6 +281,8 @@ def embed_to_store(
             progress=progress,
             already_stored=already,
         )
+        st.compact()
+        return report
     bar = _file_progress(len(pending), progress)
     n_files = n_windows = 0
     skipped: list[Skipped] = []
@@ -306,6 +308,7 @@ def embed_to_store(
             bar.update(len(group))
     finally:
         bar.close()
+    st.compact()  # older rows of files embedded again: each file then in one shard
     return EmbedReport(st, n_files, n_windows, skipped, already)
 
 

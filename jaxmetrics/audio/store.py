@@ -6,24 +6,13 @@ Layout of a store folder::
     part-00000000-<token>.parquet one shard per batch of files, written atomically
     part-00000001-<token>.parquet ...
 
-Each shard has the columns ``path`` (the file's path relative to the root it
-was found under, ``/``-separated), ``digest`` (BLAKE2b-128 of the file's
-bytes, hex), ``window`` (index of the window in the file), ``start`` (its
-first sample at the embedder's rate) and ``embedding`` (fixed-size list of
-float32). Its schema metadata holds the identity (embedder, layer, pooling,
-window length, sample rate, resampler, jaxmetrics version), the files it
-holds (with their digests and window counts) and the files that were skipped
-(with the reason), so which files are complete is read from the shards'
-footers alone. A file is written whole into one shard, so a shard that exists
-is complete; a shard is written to a hidden temporary name in the same folder,
-flushed to disk and renamed. A killed writer leaves at most a hidden
-temporary file, which readers never see (pyarrow, pandas, DuckDB and Spark
-skip names starting with ``.`` or ``_``) and the next writer deletes.
-
-When a file changed and was embedded again, its newer shard wins (shards are
-numbered in writing order) and the older rows are no longer read by this
-module; the raw folder then holds both (filter on the latest ``digest`` when
-reading it with other tools). One writer at a time per store.
+Columns and metadata: :mod:`jaxmetrics.audio.store_format`. A shard holds
+whole files and is written to a hidden temporary name beside it, flushed and
+renamed: a killed writer leaves at most a temporary, which readers never see
+(pyarrow, pandas, DuckDB and Spark skip names starting with ``.`` or ``_``)
+and the next writer deletes. A file embedded again (its bytes changed) is
+read from its newest shard; :meth:`EmbeddingStore.compact`, run by every
+writer, drops its older rows. One writer at a time per store.
 
 Torch-free: only numpy, pyarrow and the package's statistics.
 """
@@ -44,7 +33,10 @@ from jaxmetrics.audio.files import Skipped
 from jaxmetrics.audio.state import merge, stats_of
 from jaxmetrics.audio.store_format import (
     DIGEST,
+    FORMAT,
+    MARKER,
     RESAMPLER,
+    SHARD_METADATA_KEY,
     FileEmbeddings,
     PendingFile,
     StoreIdentity,
@@ -52,8 +44,10 @@ from jaxmetrics.audio.store_format import (
     atomic_write,
     file_digest,
     path_sort_key,
+    read_marker,
     relative_path,
     require_pyarrow,
+    write_marker,
 )
 from jaxmetrics.metrics.stats import GaussianStats
 
@@ -66,14 +60,11 @@ __all__ = [
     "PendingFile",
     "StoreIdentity",
     "StoreRows",
+    "is_store",
     "open_store",
 ]
 
 STATS_CHUNK = 1024  # rows per statistics update, as the in-process EmbeddingSet folds them
-_MARKER = "_jaxmetrics_store.json"
-_FORMAT = "jaxmetrics.embedding-store"
-_FORMAT_VERSION = 1
-_META = b"jaxmetrics.store"
 _SHARD = re.compile(r"^part-(\d{8})-([0-9a-f]{8})\.parquet$")
 
 
@@ -110,7 +101,7 @@ class EmbeddingStore:
         pq = require_pyarrow()
         try:
             schema = pq.read_schema(shard)
-            meta = json.loads((schema.metadata or {})[_META])
+            meta = json.loads((schema.metadata or {})[SHARD_METADATA_KEY])
             theirs = StoreIdentity(**meta["identity"])
         except Exception as err:  # noqa: BLE001 - any unreadable shard gets one message
             raise ValueError(f"{self.path}: shard {shard.name} is not readable ({err})") from err
@@ -207,6 +198,15 @@ class EmbeddingStore:
         """
         if not files and not skipped:
             raise ValueError("write_shard: no files and no skipped files")
+        shards = self.shards()
+        seq = int(_SHARD.match(shards[-1].name)[1]) + 1 if shards else 0
+        out = self.path / f"part-{seq:08d}-{secrets.token_hex(4)}.parquet"
+        self._write(out, files, skipped)
+        return out
+
+    def _write(
+        self, out: Path, files: Sequence[FileEmbeddings], skipped: Sequence[Sequence[str]]
+    ) -> None:
         import pyarrow as pa
 
         pq = require_pyarrow()
@@ -230,7 +230,7 @@ class EmbeddingStore:
         emb = np.concatenate(parts) if parts else np.zeros((0, dim), np.float32)
         window = np.concatenate([np.arange(len(p)) for p in parts]) if parts else np.zeros(0, int)
         meta = {
-            "format": _FORMAT,
+            "format": FORMAT,
             "identity": self.identity._asdict(),
             "digest": DIGEST,
             "files": listing,
@@ -249,14 +249,38 @@ class EmbeddingStore:
                     pa.array(emb.reshape(-1), pa.float32()), dim
                 ),
             }
-        ).replace_schema_metadata({_META: json.dumps(meta)})
-        shards = self.shards()
-        seq = int(_SHARD.match(shards[-1].name)[1]) + 1 if shards else 0
-        out = self.path / f"part-{seq:08d}-{secrets.token_hex(4)}.parquet"
+        ).replace_schema_metadata({SHARD_METADATA_KEY: json.dumps(meta)})
         atomic_write(out, lambda f: pq.write_table(table, f, row_group_size=STATS_CHUNK * 16))
         self._entries = None
         self._dim = dim if parts else self._dim
-        return out
+
+    def compact(self) -> int:
+        """Drop the rows of files embedded again since: each file is then in one shard only.
+
+        Shards holding superseded files are rewritten (atomically, under the
+        same name) without them, or deleted when nothing else is left, so
+        readers other than this module (pandas, DuckDB) see each file once.
+
+        Returns:
+            The number of rows dropped.
+
+        """
+        index, dropped = self._index(), 0
+        for shard in self.shards():
+            meta = self._shard_meta(shard)
+            files = [f for f in meta["files"] if index[f[0]].shard == shard.name]
+            skipped = [s for s in meta["skipped"] if index[s[0]].shard == shard.name]
+            if len(files) + len(skipped) == len(meta["files"]) + len(meta["skipped"]):
+                continue
+            dropped += sum(f[3] for f in meta["files"]) - sum(f[3] for f in files)
+            if not files and not skipped:
+                shard.unlink()
+                continue
+            emb = self._embeddings(shard)
+            kept = [FileEmbeddings(r, d, emb[a : a + n]) for r, d, a, n in files]
+            self._write(shard, kept, skipped)
+        self._entries = None
+        return dropped
 
     def remove_temporaries(self) -> int:
         """Delete temporary files a killed writer left; return how many."""
@@ -280,17 +304,20 @@ class EmbeddingStore:
                 )
         return [(rel, index[rel]) for rel in sorted(set(rels), key=path_sort_key)]
 
+    def _embeddings(self, shard: Path) -> np.ndarray:
+        pq = require_pyarrow()
+        column = pq.read_table(shard, columns=["embedding"])["embedding"].combine_chunks()
+        flat = column.values.to_numpy(zero_copy_only=False)
+        return flat.reshape(len(column), column.type.list_size)
+
     def _iter_files(self, files: Sequence[str] | None) -> Iterator[tuple[str, np.ndarray]]:
         """``(rel, embeddings)`` in store order, holding at most two shards' embeddings."""
-        pq = require_pyarrow()
         cache: dict[str, np.ndarray] = {}
         for rel, entry in self._selected(files):
             if entry.shard not in cache:
                 if len(cache) >= 2:
                     cache.pop(next(iter(cache)))
-                column = pq.read_table(self.path / entry.shard, columns=["embedding"])["embedding"]
-                flat = column.combine_chunks().values.to_numpy(zero_copy_only=False)
-                cache[entry.shard] = flat.reshape(len(column), -1)
+                cache[entry.shard] = self._embeddings(self.path / entry.shard)
             yield rel, cache[entry.shard][entry.first : entry.first + entry.count]
 
     def read(self, files: Sequence[str] | None = None) -> StoreRows:
@@ -342,14 +369,9 @@ class EmbeddingStore:
         return total
 
 
-def _read_marker(path: Path) -> StoreIdentity:
-    try:
-        meta = json.loads((path / _MARKER).read_text())
-        if meta.get("format") != _FORMAT or meta.get("version") != _FORMAT_VERSION:
-            raise ValueError(f"format {meta.get('format')!r} version {meta.get('version')!r}")
-        return StoreIdentity(**meta["identity"])
-    except (OSError, ValueError, TypeError, KeyError) as err:
-        raise ValueError(f"{path}: not a readable jaxmetrics embedding store ({err})") from err
+def is_store(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is an embedding store's folder (it holds the store's identity file)."""
+    return (Path(path) / MARKER).is_file()
 
 
 def open_store(
@@ -376,8 +398,8 @@ def open_store(
         if not isinstance(identity, Mapping):
             raise TypeError(f"identity must be a StoreIdentity, got {type(identity).__name__}")
         identity = StoreIdentity(**identity)
-    if (folder / _MARKER).is_file():
-        theirs = _read_marker(folder)
+    if (folder / MARKER).is_file():
+        theirs = read_marker(folder)
         if identity is not None:
             diff = identity.differences(theirs)
             if diff:
@@ -387,12 +409,11 @@ def open_store(
                 )
         return EmbeddingStore(folder, theirs)
     if identity is None:
-        raise ValueError(f"{folder}: not a jaxmetrics embedding store (no {_MARKER})")
+        raise ValueError(f"{folder}: not a jaxmetrics embedding store (no {MARKER})")
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise ValueError(
             f"{folder}: exists and is not an embedding store; give a new or empty folder"
         )
     folder.mkdir(parents=True, exist_ok=True)
-    marker = {"format": _FORMAT, "version": _FORMAT_VERSION, "identity": identity._asdict()}
-    atomic_write(folder / _MARKER, lambda f: f.write(json.dumps(marker, indent=1).encode()))
+    write_marker(folder, identity)
     return EmbeddingStore(folder, identity)

@@ -1,6 +1,13 @@
 """The embedding store's format: its identity and records, content digests, paths, atomic writes.
 
-See :mod:`jaxmetrics.audio.store` for the layout.
+Each shard of a store (:mod:`jaxmetrics.audio.store`) has the columns ``path``
+(the file's path relative to the root it was found under, ``/``-separated),
+``digest`` (BLAKE2b-128 of the file's bytes, hex), ``window`` (index of the
+window in the file), ``start`` (its first sample at the embedder's rate) and
+``embedding`` (fixed-size list of float32). Its schema metadata holds the
+:class:`StoreIdentity`, the files it holds (with their digests and window
+counts) and the files that were skipped (with the reason), so which files
+are complete is read from the shards' footers alone.
 
 Local paths are opened directly; ``scheme://`` URLs (``s3://``, ``gs://``,
 ``memory://``, ...) through fsspec, which must then be installed with the
@@ -10,6 +17,7 @@ filesystem's own package (``s3fs``, ``gcsfs``).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import secrets
 from pathlib import Path
@@ -21,6 +29,10 @@ from jaxmetrics._src.version import VERSION
 
 __all__ = [
     "DIGEST",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "MARKER",
+    "SHARD_METADATA_KEY",
     "RESAMPLER",
     "FileEmbeddings",
     "PendingFile",
@@ -30,11 +42,17 @@ __all__ = [
     "file_digest",
     "open_bytes",
     "path_sort_key",
+    "read_marker",
     "relative_path",
     "require_pyarrow",
+    "write_marker",
 ]
 
 
+MARKER = "_jaxmetrics_store.json"  # a store's identity file (readers skip names with "_")
+FORMAT = "jaxmetrics.embedding-store"
+FORMAT_VERSION = 1
+SHARD_METADATA_KEY = b"jaxmetrics.store"  # the schema metadata key of a shard's JSON
 DIGEST = "blake2b-128"
 RESAMPLER = "soxr-HQ,channels-mean"  # how files.read_mono turns a file into mono at the rate
 
@@ -186,3 +204,25 @@ def atomic_write(path: Path, write: Any) -> None:
             os.close(fd)
     except OSError:  # pragma: no cover - folders cannot be fsynced on some systems
         pass
+
+
+def read_marker(folder: Path) -> StoreIdentity:
+    """The identity in a store's identity file.
+
+    Raises:
+        ValueError: if the file is missing, unreadable, or of another format or version.
+
+    """
+    try:
+        meta = json.loads((folder / MARKER).read_text())
+        if meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION:
+            raise ValueError(f"format {meta.get('format')!r} version {meta.get('version')!r}")
+        return StoreIdentity(**meta["identity"])
+    except (OSError, ValueError, TypeError, KeyError) as err:
+        raise ValueError(f"{folder}: not a readable jaxmetrics embedding store ({err})") from err
+
+
+def write_marker(folder: Path, identity: StoreIdentity) -> None:
+    """Write a store's identity file (atomically)."""
+    marker = {"format": FORMAT, "version": FORMAT_VERSION, "identity": identity._asdict()}
+    atomic_write(folder / MARKER, lambda f: f.write(json.dumps(marker, indent=1).encode()))

@@ -26,6 +26,7 @@ from jaxmetrics.audio.store import (  # noqa: E402
     STATS_CHUNK,
     FileEmbeddings,
     StoreIdentity,
+    is_store,
     open_store,
 )
 
@@ -164,12 +165,23 @@ def test_changed_file_is_embedded_again(folder, tmp_path):
     assert _embed(root, store).windows == 0  # nothing pending: nothing embedded
     changed = root / "a" / "f1.wav"
     sf.write(changed, np.random.default_rng(9).normal(0, 0.3, 16000 * 3).astype(np.float32), 16000)
+    (root / "a" / "f2.wav").write_bytes(b"now corrupt")
     again = _embed(root, store, files_per_shard=3)
-    assert (again.files, again.windows, again.already_stored) == (1, 3, first.files + 1)
-    expected, _ = _in_process(root)
-    rows = open_store(store).read()
+    assert (again.files, again.windows) == (1, 3)
+    assert again.already_stored == first.files + len(first.skipped) - 2
+    assert [s.path for s in again.skipped] == ["a/f2.wav"]
+    expected, reader = _in_process(root)
+    st = open_store(store)
+    rows = st.read()
     np.testing.assert_allclose(rows.embeddings, expected, rtol=0, atol=1e-6)
-    assert len(rows.embeddings) == first.windows - 2 + 3  # f1 had 2 windows, now 3
+    # f1 had 2 windows, now 3; f2 had 3, now none
+    assert len(rows.embeddings) == first.windows - 2 + 3 - 3
+    assert sorted(s.path for s in st.skipped()) == ["a/f2.wav", "corrupt.wav", "short.wav"]
+    # the older rows were dropped from the folder: plain readers see each file once
+    table = pq.read_table(store)
+    assert table.num_rows == len(expected)
+    assert set(table.column("path").to_pylist()) == set(st.files())
+    assert st.compact() == 0
 
 
 def test_partial_temporary_file_is_ignored_and_removed(folder, reference, tmp_path):
@@ -281,9 +293,15 @@ def test_audio_metrics_reference_from_store_equals_audio(folder, tmp_path):
         from_store.add_reference(store)
         assert from_store.reference_windows == from_audio.reference_windows
         assert from_store.evaluate(candidate) == from_audio.evaluate(candidate)
+        # a store as the candidate too
+        files = AudioFiles(find_audio(str(folder)), 16000, 16000, WIN)
+        assert from_store.evaluate(store) == from_audio.evaluate(files)
     apa = AudioMetrics(["apa"], embedder="logmel", win_dur=WIN, progress=False)
     with pytest.raises(ValueError, match="apa needs the reference audio"):
         apa.add_reference(store)
+    assert is_store(store) and not is_store(folder)
+    with pytest.raises(ValueError, match="not a jaxmetrics embedding store"):
+        from_store.evaluate(str(folder))  # a folder of audio is not a store
 
 
 def test_files_through_fsspec_memory_filesystem(folder, reference, tmp_path):
