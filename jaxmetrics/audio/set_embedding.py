@@ -154,6 +154,8 @@ class SetEmbedder:
             self.embedded += n
             if on_windows is not None:
                 on_windows(n)
+        if self.store is not None and self.pending:
+            self.store.compact()  # older rows of files embedded again: each file in one shard
         return self._collect(kept, peaks)
 
     def _collect(self, kept: dict, peaks: dict) -> np.ndarray:

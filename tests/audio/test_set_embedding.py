@@ -53,3 +53,4 @@ def test_resume_change_and_removal(tmp_path):
     assert changed.shape[0] == 14 and files.windows_per_file == [2, 3, 4, 5]
     np.testing.assert_array_equal(changed[:2], stored[:2])
     np.testing.assert_array_equal(changed[5:], stored[5:14])
+    assert store.read().embeddings.shape[0] == 20  # compacted: c1 once (c4 kept, not read)
