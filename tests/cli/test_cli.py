@@ -295,3 +295,16 @@ def test_defaults_version_and_help(capsys):
             assert "(default 5)" in text
         if command == ["score"]:
             assert "APA" not in text
+
+
+def test_a_bug_shows_its_traceback_and_asks_for_a_report(monkeypatch, capsys):
+    from jaxmetrics.cli import commands
+
+    def broken(args):
+        raise RuntimeError("an internal inconsistency")
+
+    monkeypatch.setattr(commands, "_runner", lambda command: broken)
+    assert cli.main(["score", "a.npz", "b.npz"]) == 3
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "RuntimeError: an internal inconsistency" in err
+    assert "this is a bug in jaxmetrics" in err
