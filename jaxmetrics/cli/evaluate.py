@@ -36,9 +36,10 @@ from jaxmetrics.cli.preflight import (
     resolve_input,
 )
 
-__all__ = ["PRDC_K", "resolve_all", "run_evaluate", "small_set_warnings"]
+__all__ = ["LARGE_SET", "PRDC_K", "resolve_all", "run_evaluate", "small_set_warnings"]
 
 PRDC_K = 10  # audio-metrics' neighbourhood size (smaller sets use fewer)
+LARGE_SET = 2000  # windows above which a message says that KD/PRDC are being computed
 
 
 def resolve_all(args: argparse.Namespace) -> tuple[InputSet, list[InputSet]]:
@@ -166,7 +167,7 @@ class _Run:
             self.dim = result.embeddings.shape[1]
         if not result.embeddings.shape[0]:
             raise ValueError("no windows")  # reported as "no usable audio" by the caller
-        if self.progress and files.windows > 2000 and {"kd", "prdc"} & set(self.args.metrics):
+        if self.progress and files.windows > LARGE_SET and {"kd", "prdc"} & set(self.args.metrics):
             print(
                 f"{item.label}: computing {', '.join(self.args.metrics)} on {files.windows} "
                 "windows ...",

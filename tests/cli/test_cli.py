@@ -308,3 +308,14 @@ def test_a_bug_shows_its_traceback_and_asks_for_a_report(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "Traceback" in err and "RuntimeError: an internal inconsistency" in err
     assert "this is a bug in jaxmetrics" in err
+
+
+def test_progress_names_sets_and_announces_kd(audio_dirs, tmp_path, capsys, monkeypatch):
+    from jaxmetrics.cli import evaluate
+
+    monkeypatch.setattr(evaluate, "LARGE_SET", 10)  # these sets are small: lower the bar
+    args = [str(audio_dirs / "ref"), str(audio_dirs / "cand"), "--embedder", "logmel"]
+    assert cli.main(["evaluate", *args, "--win-dur", "1", "--metrics", "fad,kd"]) == 0
+    err = capsys.readouterr().err
+    assert f"candidate set {audio_dirs / 'cand'}: 100%" in err and "26/26" in err
+    assert f"candidate set {audio_dirs / 'cand'}: computing fad, kd on 26 windows" in err
