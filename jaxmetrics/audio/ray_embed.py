@@ -47,8 +47,7 @@ def require_ray() -> Any:
         import ray.data  # noqa: F401 - the extra's part this module needs
     except ImportError as err:
         raise ImportError(
-            "executor='ray' needs Ray Data: pip install 'ray[data]' "
-            "(or, in the jaxmetrics checkout, pip install -e '.[ray]')"
+            "executor='ray' needs Ray Data: pip install 'jaxmetrics[ray]' (or 'ray[data]')"
         ) from err
     return ray
 

@@ -123,8 +123,7 @@ def require_pyarrow() -> Any:
         import pyarrow.parquet as pq
     except ImportError as err:
         raise ImportError(
-            "the embedding store needs pyarrow: pip install pyarrow "
-            "(or, in the jaxmetrics checkout, pip install -e '.[audio]')"
+            "the embedding store needs pyarrow: pip install 'jaxmetrics[audio]' (or pyarrow)"
         ) from err
     return pq
 

@@ -18,6 +18,12 @@ pytest.importorskip("librosa")
 sf = pytest.importorskip("soundfile")
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    """In-process runs keep their embedding stores in a temporary folder, not the user's home."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+
+
 def _write(path, audio, sr, **kw):
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(path), audio, sr, **kw)

@@ -33,6 +33,12 @@ SR = 16000
 LOGMEL = ["--embedder", "logmel", "--win-dur", "1", "--no-progress"]
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    """In-process runs keep their embedding stores in a temporary folder, not the user's home."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+
+
 def _command() -> list[str]:
     """The installed console script beside this interpreter, else ``python -m jaxmetrics.cli``."""
     script = Path(sys.executable).with_name("jaxmetrics")
