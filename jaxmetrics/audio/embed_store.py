@@ -186,10 +186,14 @@ def _groups(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
-def _check_args(files_per_shard: int, executor: str, workers: int) -> None:
+def _check_args(files_per_shard: int, executor: str, workers: int, num_gpus: Any) -> None:
     for name, value in (("files_per_shard", files_per_shard), ("workers", workers)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if num_gpus is not None and (
+        isinstance(num_gpus, bool) or not isinstance(num_gpus, (int, float)) or num_gpus < 0
+    ):
+        raise ValueError(f"num_gpus must be None or a number >= 0, got {num_gpus!r}")
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
 
@@ -244,7 +248,7 @@ def embed_to_store(
             identity.
 
     """
-    _check_args(files_per_shard, executor, workers)
+    _check_args(files_per_shard, executor, workers, num_gpus)
     if executor == "ray":
         if not isinstance(embedder, (str, type(None))):
             raise TypeError("executor='ray' needs an embedder name (each actor builds its model)")

@@ -144,6 +144,10 @@ def test_bad_input_is_refused_before_work(folder, tmp_path):
         _embed(folder, tmp_path / "s", files_per_shard=0)
     with pytest.raises(ValueError, match="executor must be one of"):
         _embed(folder, tmp_path / "s", executor="dask")
+    with pytest.raises(ValueError, match="workers must be a positive int"):
+        _embed(folder, tmp_path / "s", workers=0)
+    with pytest.raises(ValueError, match="num_gpus must be None or a number >= 0"):
+        _embed(folder, tmp_path / "s", num_gpus=-1)
     assert not (tmp_path / "s").exists()
     with pytest.raises(ValueError, match="not a jaxmetrics embedding store"):
         open_store(tmp_path / "missing")
