@@ -13,8 +13,8 @@ from typing import Any
 __all__ = ["INSTALL_HINT", "require", "resolve_device"]
 
 INSTALL_HINT = (
-    "pip install 'jaxmetrics[embedders]' && pip install --no-deps 'laion-clap==1.1.7' "
-    "(see the README, section 'Embedders')"
+    "from a jaxmetrics checkout (the package is not on PyPI): pip install -e '.[embedders]' "
+    "&& pip install --no-deps 'laion-clap==1.1.7' (see the README, section 'Embedders')"
 )
 
 

@@ -81,7 +81,8 @@ def _where_to_put(spec: WeightFile) -> str:
     env_text = f"${ENV_WEIGHTS} (now {env!r})" if env else f"a directory named by ${ENV_WEIGHTS}"
     return (
         f"download {spec.url} and put it, named {spec.filename!r}, into {env_text} "
-        f"or into the cache directory {cache_dir()}, or pass its path explicitly"
+        f"or into the cache directory {cache_dir()}, or name the file with --weights PATH "
+        "(command line) or weights=PATH (Python)"
     )
 
 
@@ -154,9 +155,11 @@ def download(spec: WeightFile, dest: Path, *, timeout: float = 60.0) -> Path:
 
     """
     tqdm = require("tqdm").tqdm
+    created = [p for p in (dest.parent, *dest.parent.parents) if not p.exists()]
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     tmp = Path(tmp_name)
+    ok = False
     try:
         digest = hashlib.sha256()
         received = 0
@@ -185,9 +188,16 @@ def download(spec: WeightFile, dest: Path, *, timeout: float = 60.0) -> Path:
                 f"hash starting with {spec.sha256_prefix}"
             )
         os.replace(tmp, dest)
+        ok = True
         return dest
     finally:
         tmp.unlink(missing_ok=True)
+        if not ok:  # a failed download leaves no empty cache folders behind
+            for folder in created:  # deepest first
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -216,18 +226,29 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
             path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path)
         )
     except pickle.UnpicklingError as err:
+        # torch's own message advises weights_only=False, which would run
+        # arbitrary code from the file: never pass that advice on.
         raise ValueError(
-            f"{str(path)!r} holds objects other than tensors, so it was not loaded "
-            f"(torch.load with weights_only=True refused it): {err}"
-        ) from err
+            f"{str(path)!r} is not a plain torch checkpoint of tensors (corrupt, or it holds "
+            f"other objects), so it was not loaded: {_first_line(err)}; delete it to "
+            "download it again, or replace it with the published file"
+        ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile) as err:
         raise ValueError(
             f"{str(path)!r} is not a readable torch checkpoint (truncated or corrupt? "
-            f"delete it to download it again): {err}"
-        ) from err
+            f"delete it to download it again): {_first_line(err)}"
+        ) from None
     if not isinstance(obj, Mapping):
         raise ValueError(f"{str(path)!r} holds a {type(obj).__name__}, expected a dict")
     return dict(obj)
+
+
+def _first_line(err: BaseException) -> str:
+    """The first line of an error message, without torch's advice to unpickle anything."""
+    line = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    if "weights_only" in line:
+        return type(err).__name__
+    return line
 
 
 def _preview(keys: list[str], limit: int = 8) -> str:

@@ -14,13 +14,13 @@ import queue
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from jaxmetrics.audio import mixing as _mixing
 from jaxmetrics.audio import state as _state
+from jaxmetrics.audio import state_files as _state_files
 from jaxmetrics.audio import windows as _windows
 from jaxmetrics.audio.metric_names import METRICS, parse_metric_names
 from jaxmetrics.audio.state import EmbeddingSet, Projection
@@ -28,8 +28,8 @@ from jaxmetrics.audio.state import EmbeddingSet, Projection
 __all__ = ["DEFAULT_EMBEDDER", "METRICS", "STATE_FORMAT", "STATE_VERSION", "AudioMetrics"]
 
 DEFAULT_EMBEDDER = "clap-music"
-STATE_FORMAT = "jaxmetrics.AudioMetrics.state"
-STATE_VERSION = 1
+STATE_FORMAT = _state_files.STATE_FORMAT
+STATE_VERSION = _state_files.STATE_VERSION
 
 # Why this module is long: AudioMetrics is one class whose methods share one
 # state (the reference statistics and embeddings, the cache, the pairing of
@@ -50,6 +50,11 @@ class _Embedder:
             for attr in ("pooling", "n_mels"):
                 if hasattr(embedder, attr):
                     parts.append(f"{attr}={getattr(embedder, attr)}")
+            if isinstance(getattr(embedder, "identity", None), str):
+                parts = [embedder.identity]  # the embedder names its own settings
+            elif type(embedder).__module__.split(".")[0] != "embedders":
+                # A user's class: two classes of the same ``name`` are different embedders.
+                parts.append(f"class={type(embedder).__module__}.{type(embedder).__qualname__}")
             self.identity = ",".join(parts)
         elif hasattr(embedder, "forward") and hasattr(embedder, "sr"):
             # audio-metrics' convention: forward({"audio": (b, n)}) -> {"embedding": tensor}
@@ -77,6 +82,11 @@ class _Embedder:
         return emb
 
 
+def _is_store_argument(data: Any) -> bool:
+    """A path (only a store folder is a path input) or an ``EmbeddingStore``."""
+    return isinstance(data, (str, os.PathLike)) or type(data).__name__ == "EmbeddingStore"
+
+
 def build_embedder(embedder: Any, device: Any = None) -> Any:
     """Build a named embedder (``embedders.get``), or return an embedder object as it is."""
     if embedder is None:
@@ -87,19 +97,20 @@ def build_embedder(embedder: Any, device: Any = None) -> Any:
         import embedders
     except ImportError as err:  # pragma: no cover - the package ships both
         raise ImportError(
-            "named embedders need the embedders package: pip install 'jaxmetrics[embedders]'"
+            "named embedders need the embedders package, installed from a jaxmetrics "
+            "checkout: pip install -e '.[embedders]' (see the README, section Embedders)"
         ) from err
     key, _ = embedders.parse_name(embedder)
     kwargs = {} if device is None or key == "logmel" else {"device": device}
     return embedders.get(embedder, **kwargs)
 
 
-def _progress(desc: str, enabled: bool) -> Any:
+def _progress(desc: str, enabled: bool, total: int | None = None) -> Any:
     if enabled:
         try:
             from tqdm.auto import tqdm
 
-            return tqdm(desc=desc, unit="win", leave=True, dynamic_ncols=True)
+            return tqdm(desc=desc, total=total, unit="win", leave=True, dynamic_ncols=True)
         except ImportError:
             pass
 
@@ -188,7 +199,10 @@ class AudioMetrics:
         embedder: an embedder name (``embedders.get``; default
             ``"clap-music"``, LAION-CLAP music as audio-metrics), or an
             embedder object: ours (``sample_rate``, ``embed``) or one in
-            audio-metrics' convention (``sr``, ``forward``).
+            audio-metrics' convention (``sr``, ``forward``). Saved states and
+            stores record its identity: its ``name`` and settings, and for a
+            class of your own its module and class name; an ``identity``
+            string attribute, if it has one, replaces all of these.
         mix_function: ``"PP"``, ``"P0"``-``"P2"``, ``"L0"`` (default)-``"L2"``
             (see :mod:`jaxmetrics.audio.mixing`) or a callable ``f(pair, sr=sr)``.
         win_dur: window duration in seconds.
@@ -280,18 +294,71 @@ class AudioMetrics:
 
         Args:
             reference: an array/tensor ``(n, samples)`` or ``(n, samples, 2)``,
-                or an iterable of ``(samples,)`` / ``(samples, 2)`` items.
+                or an iterable of ``(samples,)`` / ``(samples, 2)`` items; or
+                an embedding store (its folder, or an ``EmbeddingStore``):
+                see :meth:`add_reference_store`.
 
         Raises:
             ValueError: on bad shapes, NaN samples, or mono items with APA.
 
         """
+        if _is_store_argument(reference):
+            self.add_reference_store(reference)
+            return
         rng = np.random.default_rng((self.seed, self._reference_calls))
         sets = self._run(reference, "reference", rng)
         for name, new in sets.items():
             self._reference[name].extend(new)
         self._reference_calls += 1
         self._cache = {}
+
+    def add_reference_store(self, store: Any) -> None:
+        """Add the embeddings of an embedding store to the reference (accumulates over calls).
+
+        The store (see :mod:`jaxmetrics.audio.store`) must have been written
+        with this embedder, window and jaxmetrics version. For FAD alone its
+        statistics are streamed shard by shard (memory independent of its
+        size), folded in the same chunks as :meth:`add_reference` folds audio,
+        so the reference equals the one computed from the same files
+        in-process; KD, PRDC and ``n_pca`` read its rows. APA needs audio.
+
+        Args:
+            store: the store's folder, or an ``EmbeddingStore``.
+
+        Raises:
+            ValueError: if the folder is not a store, its identity differs
+                (the fields are named), it is empty, or APA is asked for.
+
+        """
+        self._reference["stem"].extend(self._store_set(store, "reference"))
+        self._reference_calls += 1
+        self._cache = {}
+
+    def _store_set(self, store: Any, mode: str) -> EmbeddingSet:
+        """The stem embeddings of a store: rows where they are needed, else streamed statistics."""
+        from jaxmetrics.audio import store as store_module
+
+        if self.need_apa:
+            raise ValueError(
+                f"apa needs the {mode} audio (its mixes); a store holds stem embeddings only"
+            )
+        if not isinstance(store, store_module.EmbeddingStore):
+            store = store_module.open_store(store)  # reads only: never creates a folder
+        diff = store_module.StoreIdentity.of(self).differences(store.identity)
+        if diff:
+            raise ValueError(
+                f"{store.path}: the store was written with another identity "
+                f"({'; '.join(diff)}; first value: this AudioMetrics')"
+            )
+        rows = self._store_stems if mode == "reference" else self._store_cand_stems
+        if rows:
+            new = EmbeddingSet(True)
+            new.add(store.read().embeddings)
+            return new
+        stats = store.stats()
+        return EmbeddingSet.from_arrays(
+            {f"stem.{k}": np.asarray(v) for k, v in stats._asdict().items()}, "stem", False
+        )
 
     @property
     def reference_windows(self) -> int:
@@ -326,7 +393,8 @@ class AudioMetrics:
         """Embed a candidate set and score it against the reference.
 
         Args:
-            candidate: same forms as :meth:`add_reference`.
+            candidate: same forms as :meth:`add_reference`, an embedding
+                store included (FAD, KD, PRDC).
 
         Returns:
             Python floats under the keys of audio-metrics: ``fad``,
@@ -338,6 +406,8 @@ class AudioMetrics:
 
         """
         self._check_reference()
+        if _is_store_argument(candidate):
+            return self._score({"stem": self._store_set(candidate, "candidate")})
         sets = self._run(candidate, "candidate", None)
         return self._score(sets)
 
@@ -363,6 +433,49 @@ class AudioMetrics:
         embed.metrics, embed.need_apa, embed.stems_mode = ["kd"], False, True
         embed._store_cand_stems = True
         return embed._run(data, "candidate", None)["stem"].embeddings()
+
+    def add_reference_embeddings(self, embeddings: Any) -> None:
+        """Add stem embeddings computed elsewhere to the reference (FAD, KD, PRDC only).
+
+        Args:
+            embeddings: an ``(n, dim)`` array, or an iterable of such arrays,
+                from this AudioMetrics' embedder and window (e.g. a cache of
+                :meth:`embed_stems` results).
+
+        Raises:
+            ValueError: with APA (it needs the mixes, not the stems), or if no
+                rows are given.
+
+        """
+        new = self._embedding_set(embeddings, self._store_stems, "reference")
+        self._reference["stem"].extend(new)
+        self._reference_calls += 1
+        self._cache = {}
+
+    def evaluate_embeddings(self, embeddings: Any) -> dict[str, float]:
+        """Score candidate stem embeddings computed elsewhere (as :meth:`evaluate` would).
+
+        Args:
+            embeddings: an ``(n, dim)`` array, or an iterable of such arrays.
+
+        Returns:
+            The keys of :meth:`evaluate` (FAD, KD, PRDC).
+
+        """
+        self._check_reference()
+        stem = self._embedding_set(embeddings, self._store_cand_stems, "candidate")
+        return self._score({"stem": stem, "mix": EmbeddingSet(False), "anti": EmbeddingSet(False)})
+
+    def _embedding_set(self, embeddings: Any, store: bool, mode: str) -> EmbeddingSet:
+        if self.need_apa:
+            raise ValueError("APA needs the audio (its mixes): pass audio, not embeddings")
+        chunks = [embeddings] if isinstance(embeddings, np.ndarray) else embeddings
+        out = EmbeddingSet(store)
+        for chunk in chunks:
+            out.add(np.asarray(chunk, np.float32))
+        if out.count == 0:
+            raise ValueError(f"no {mode} embeddings were given")
+        return out
 
     # ------------------------------------------------------------------ internals
     def _mix(self, pairs: list[np.ndarray]) -> np.ndarray:
@@ -434,7 +547,12 @@ class AudioMetrics:
             "anti": EmbeddingSet(False),
         }
         self.last_anti_reference_same_song = 0
-        bar = _progress(f"{mode} windows", self.progress)
+        # an input that knows its name and size (the command line's AudioFiles) labels the bar
+        bar = _progress(
+            getattr(data, "label", None) or f"{mode} windows",
+            self.progress,
+            getattr(data, "expected_windows", None),
+        )
         try:
             for category, audio in _prefetch(self._batches(data, mode, rng), depth=2):
                 sets[category].add(self._embed(audio))
@@ -511,73 +629,37 @@ class AudioMetrics:
         return out
 
     # ------------------------------------------------------------------ state
-    def _config(self) -> dict[str, Any]:
-        return {
-            "embedder": self._embed.identity,
-            "win_dur": self.win_dur,
-            "mix_function": self.mix_function_name if self.need_apa else "",
-        }
+    def _state_config(self) -> _state_files.StateConfig:
+        needed = (("stem",) if self.stems_mode else ()) + (("mix",) if self.need_apa else ())
+        return _state_files.StateConfig(
+            embedder=self._embed.identity,
+            win_dur=self.win_dur,
+            mix_function=self.mix_function_name if self.need_apa else "",
+            metrics=list(self.metrics),
+            store={"stem": self._store_stems, "mix": self._store_mixes, "anti": False},
+            needed=needed,
+        )
 
     def save_state(self, path: str | os.PathLike[str]) -> None:
         """Write the reference (statistics, and embeddings where kept) to an ``.npz`` file.
 
-        No pickle: plain arrays, a format name, a version, and the embedder,
-        window and mix function the reference was computed with.
+        No pickle: plain arrays, a format name, a version, a content digest,
+        and the embedder, window and mix function the reference was computed
+        with; written atomically (see :mod:`jaxmetrics.audio.state_files`).
         """
-        from jaxmetrics._src.version import VERSION
-
-        arrays: dict[str, Any] = {
-            "format": np.array(STATE_FORMAT),
-            "version": np.array(STATE_VERSION),
-            "jaxmetrics_version": np.array(VERSION),
-            "metrics": np.array(self.metrics),
-            "reference_calls": np.array(self._reference_calls),
-        }
-        arrays.update({k: np.array(v) for k, v in self._config().items()})
-        for name, values in self._reference.items():
-            arrays.update(values.to_arrays(name))
-        with open(path, "wb") as f:
-            np.savez(f, **arrays)
+        _state_files.save(path, self._state_config(), self._reference, self._reference_calls)
 
     def load_state(self, path: str | os.PathLike[str]) -> None:
         """Replace the reference by one written by :meth:`save_state`.
 
         Raises:
-            ValueError: if the file is not such a state, has another version,
-                or was computed with another embedder, window or mix function,
-                or lacks embeddings these metrics need.
+            ValueError: naming the file, if it is unreadable or damaged, not
+                such a state, has another version or a wrong digest, was
+                computed with another embedder, window or mix function, or
+                lacks embeddings these metrics need.
 
         """
-        try:
-            with np.load(Path(path), allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files}
-        except (OSError, ValueError) as err:
-            raise ValueError(f"{path}: not a readable AudioMetrics state file ({err})") from err
-        if str(arrays.get("format", "")) != STATE_FORMAT:
-            raise ValueError(f"{path}: not an AudioMetrics state file")
-        version = int(arrays["version"])
-        if version != STATE_VERSION:
-            raise ValueError(
-                f"{path}: state format version {version}; this jaxmetrics reads version "
-                f"{STATE_VERSION}: recompute the reference"
-            )
-        for key, ours in self._config().items():
-            theirs = arrays[key].item()
-            if key == "mix_function" and not (self.need_apa and theirs):
-                continue
-            if theirs != ours:
-                raise ValueError(
-                    f"{path}: the reference was computed with {key}={theirs!r}, but this "
-                    f"AudioMetrics uses {key}={ours!r}"
-                )
-        stems = EmbeddingSet.from_arrays(arrays, "stem", self._store_stems)
-        mixes = EmbeddingSet.from_arrays(arrays, "mix", self._store_mixes)
-        anti = EmbeddingSet.from_arrays(arrays, "anti", False)
-        if (self.stems_mode and stems.count == 0) or (self.need_apa and mixes.count == 0):
-            raise ValueError(
-                f"{path}: the state has no reference for the metrics {self.metrics} "
-                f"(it was saved for {list(arrays['metrics'])})"
-            )
-        self._reference = {"stem": stems, "mix": mixes, "anti": anti}
-        self._reference_calls = int(arrays["reference_calls"])
+        sets, calls = _state_files.load(path, self._state_config())
+        self._reference = sets
+        self._reference_calls = calls
         self._cache = {}

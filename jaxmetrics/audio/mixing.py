@@ -55,7 +55,8 @@ def _pyloudnorm() -> Any:
         import pyloudnorm
     except ImportError as err:
         raise ImportError(
-            "the L0/L1/L2 mix functions need pyloudnorm: pip install 'jaxmetrics[audio]'"
+            "the L0/L1/L2 mix functions need pyloudnorm: pip install pyloudnorm "
+            "(or, in the jaxmetrics checkout, pip install -e '.[audio]')"
         ) from err
     return pyloudnorm
 

@@ -409,7 +409,7 @@ def test_state_round_trip(songs, tmp_path):
     with pytest.raises(ValueError, match="version 99"):
         make(metrics, n_pca=6).load_state(tmp_path / "v99.npz")
     (tmp_path / "junk.npz").write_text("junk")
-    with pytest.raises(ValueError, match="not a readable"):
+    with pytest.raises(ValueError, match="junk.npz: not an AudioMetrics state file"):
         make(["fad"]).load_state(tmp_path / "junk.npz")
 
 

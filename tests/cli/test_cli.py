@@ -10,11 +10,18 @@ import sys
 import numpy as np
 import pytest
 
+import jaxmetrics
 from jaxmetrics import cli
 from jaxmetrics.audio.synthetic_audio import synth_clip
 
 pytest.importorskip("librosa")
 sf = pytest.importorskip("soundfile")
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    """In-process runs keep their embedding stores in a temporary folder, not the user's home."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
 
 
 def _write(path, audio, sr, **kw):
@@ -192,7 +199,13 @@ def test_bad_input_exits_nonzero(audio_dirs, tmp_path, capsys, monkeypatch):
     (only_bad / "x.wav").write_bytes(b"garbage")
     assert cli.main(["evaluate", str(only_bad), str(audio_dirs / "cand"), *logmel]) == 2
     err = capsys.readouterr().err
-    assert "no usable audio (1 of 1 files skipped" in err and "x.wav" in err
+    assert "none of its 1 audio files can be read" in err and "x.wav" in err
+    too_short = tmp_path / "short"
+    too_short.mkdir()
+    _write(too_short / "s.wav", np.zeros(800), 16000)  # a readable header, under one window
+    assert cli.main(["evaluate", str(too_short), str(audio_dirs / "cand"), *logmel]) == 2
+    err = capsys.readouterr().err
+    assert "no usable audio (1 of 1 files skipped" in err and "s.wav" in err
     with pytest.raises(SystemExit):
         cli.main(["evaluate", "a", "b", "--metrics", "fad,bogus"])
     assert "unknown metric(s) bogus" in capsys.readouterr().err
@@ -216,8 +229,10 @@ def test_score_npy_and_npz(tmp_path, rng):
     ref = rng.normal(size=(300, 8)).astype(np.float32)
     np.save(tmp_path / "ref.npy", ref)
     np.savez(tmp_path / "cand.npz", embeddings=ref[::-1] + 0.5)
+    files = [str(tmp_path / "ref.npy"), str(tmp_path / "cand.npz")]
+    assert cli.main(["score", *files, "--metrics", "fad"]) == 2  # nothing says how they were made
     code, summary = _run(
-        ["score", str(tmp_path / "ref.npy"), str(tmp_path / "cand.npz"), "--metrics", "fad,prdc"],
+        ["score", *files, "--metrics", "fad,prdc", "--assume-compatible"],
         tmp_path,
     )
     assert code == 0
@@ -261,7 +276,52 @@ def test_core_cli_does_not_import_torch(tmp_path):
     code = (
         "import sys, jaxmetrics.cli, jaxmetrics; "
         f"assert jaxmetrics.cli.main(['score', {str(tmp_path / 'a.npy')!r}, "
-        f"{str(tmp_path / 'a.npy')!r}]) == 0; "
+        f"{str(tmp_path / 'a.npy')!r}, '--assume-compatible']) == 0; "
         "assert 'torch' not in sys.modules and 'embedders' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_defaults_version_and_help(capsys):
+    from jaxmetrics.cli.parser import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["evaluate", "a", "b"]).win_dur == 5.0  # as AudioMetrics
+    assert parser.parse_args(["embed", "a", "-o", "x.npz"]).win_dur == 5.0
+    assert parser.parse_args(["demo"]).win_dur == 2.0  # the demo's short synthetic clips
+    with pytest.raises(SystemExit):
+        cli.main(["--version"])
+    assert capsys.readouterr().out.strip() == f"jaxmetrics {jaxmetrics.__version__}"
+    for command in ([], ["demo"], ["evaluate"], ["embed"], ["score"]):
+        with pytest.raises(SystemExit):
+            cli.main([*command, "--help"])
+        text = capsys.readouterr().out
+        assert "``" not in text
+        if command in (["evaluate"], ["embed"]):
+            assert "(default 5)" in text
+        if command == ["score"]:
+            assert "APA" not in text
+
+
+def test_a_bug_shows_its_traceback_and_asks_for_a_report(monkeypatch, capsys):
+    from jaxmetrics.cli import commands
+
+    def broken(args):
+        raise RuntimeError("an internal inconsistency")
+
+    monkeypatch.setattr(commands, "_runner", lambda command: broken)
+    assert cli.main(["score", "a.npz", "b.npz"]) == 3
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "RuntimeError: an internal inconsistency" in err
+    assert "this is a bug in jaxmetrics" in err
+
+
+def test_progress_names_sets_and_announces_kd(audio_dirs, tmp_path, capsys, monkeypatch):
+    from jaxmetrics.cli import evaluate
+
+    monkeypatch.setattr(evaluate, "LARGE_SET", 10)  # these sets are small: lower the bar
+    args = [str(audio_dirs / "ref"), str(audio_dirs / "cand"), "--embedder", "logmel"]
+    assert cli.main(["evaluate", *args, "--win-dur", "1", "--metrics", "fad,kd"]) == 0
+    err = capsys.readouterr().err
+    assert f"candidate set {audio_dirs / 'cand'}: 100%" in err and "26/26" in err
+    assert f"candidate set {audio_dirs / 'cand'}: computing fad, kd on 26 windows" in err

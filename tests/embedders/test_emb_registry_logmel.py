@@ -94,7 +94,7 @@ NO_TORCH = textwrap.dedent(
         try:
             embedders.get(name)
         except ImportError as err:
-            assert "pip install 'jaxmetrics[embedders]'" in str(err), err
+            assert "pip install -e '.[embedders]'" in str(err), err
         else:
             raise AssertionError(name + " built without torch")
     assert not any(m.split(".")[0] in BLOCKED for m in sys.modules)

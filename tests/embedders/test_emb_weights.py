@@ -99,15 +99,22 @@ def test_failed_download_leaves_no_file(server, tmp_path, route, sha, match):
     dest = tmp_path / "weights" / "file.bin"
     with pytest.raises(Exception, match=match):
         download(_spec(server + route, sha), dest)
-    assert list(dest.parent.iterdir()) == []
+    assert not dest.parent.exists()  # no partial file, and no folder made for it
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(Exception, match=match):
+        download(_spec(server + route, sha), tmp_path / "kept" / "file.bin")
+    assert list((tmp_path / "kept").iterdir()) == []  # a folder that existed stays
 
 
 def test_unreachable_server_names_file_and_url(monkeypatch):
     monkeypatch.delenv("JAXMETRICS_OFFLINE")
     spec = _spec("http://127.0.0.1:9/file.bin")  # discard port: connection refused
-    with pytest.raises(embedders.WeightsNotFoundError, match=r"file\.bin.*127\.0\.0\.1:9"):
+    existed = embedders.cache_dir().exists()
+    with pytest.raises(embedders.WeightsNotFoundError, match=r"file\.bin.*127\.0\.0\.1:9") as err:
         resolve_weights(spec)
+    assert embedders.cache_dir().exists() == existed  # no empty cache folder left behind
     assert not (embedders.cache_dir() / "file.bin").exists()
+    assert "--weights PATH" in str(err.value) and "explicitly" not in str(err.value)
 
 
 class Payload:  # not allowed by weights_only loading
@@ -119,9 +126,19 @@ def test_load_checkpoint_refuses_arbitrary_objects(tmp_path, capsys):
     torch = need("torch")
     path = tmp_path / "evil.pt"
     torch.save({"state_dict": {"w": torch.zeros(1)}, "obj": Payload()}, path)
-    with pytest.raises(ValueError, match="weights_only"):
+    with pytest.raises(ValueError, match="not a plain torch checkpoint") as err:
         load_checkpoint(path)
+    assert "weights_only" not in str(err.value)  # never advise unpickling the file
     assert "must never run" not in capsys.readouterr().out
+
+
+def test_load_checkpoint_corrupt_never_advises_unpickling(tmp_path):
+    need("torch")
+    path = tmp_path / "noise.pt"
+    path.write_bytes(bytes(range(256)) * 64)
+    with pytest.raises(ValueError) as err:
+        load_checkpoint(path)
+    assert "weights_only" not in str(err.value) and "noise.pt" in str(err.value)
 
 
 def test_load_checkpoint_truncated(tmp_path):

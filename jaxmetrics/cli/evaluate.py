@@ -1,0 +1,251 @@
+"""``jaxmetrics evaluate REFERENCE CANDIDATE...``: metrics between folders of audio.
+
+Everything is checked first (:mod:`jaxmetrics.cli.preflight`); then the
+reference is embedded and each candidate set in turn. A candidate set that
+fails (no usable audio, too few windows for a metric) is reported with its
+name and reason and the others still complete; each completed set's row is
+printed and the JSON file rewritten at once, so an interrupted or partly
+failed run keeps every finished result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from jaxmetrics.audio.set_embedding import default_cache_dir
+from jaxmetrics.cli import output
+from jaxmetrics.cli.embedding import (
+    build_metrics,
+    cache_root,
+    embedder_identity,
+    reader_for,
+    stem_embeddings,
+)
+from jaxmetrics.cli.errors import EXIT_SOME_FAILED, CliError
+from jaxmetrics.cli.preflight import (
+    InputSet,
+    check_apa_options,
+    check_cache_dir,
+    check_device,
+    check_output,
+    check_weights,
+    resolve_input,
+)
+
+__all__ = ["LARGE_SET", "PRDC_K", "resolve_all", "run_evaluate", "small_set_warnings"]
+
+PRDC_K = 10  # audio-metrics' neighbourhood size (smaller sets use fewer)
+LARGE_SET = 2000  # windows above which a message says that KD/PRDC are being computed
+
+
+def resolve_all(args: argparse.Namespace) -> tuple[InputSet, list[InputSet]]:
+    """Check the options and resolve every input and output before any work."""
+    check_apa_options(args)
+    check_weights(args.weights, args.embedder)
+    check_device(args.device, args.embedder)
+    if args.no_cache and args.cache_dir:
+        raise CliError("--cache-dir and --no-cache contradict each other; give one")
+    seen = set()
+    for spec in args.candidates:
+        if spec in seen:
+            raise CliError(f"candidate {spec} is given twice")
+        seen.add(spec)
+    apa = "apa" in args.metrics
+    reference = resolve_input(
+        args.reference,
+        f"reference {args.reference}",
+        args.win_dur,
+        context=args.reference_context if apa else None,
+        context_name=args.context_name if apa else None,
+    )
+    contexts = (
+        args.candidate_context if apa and args.candidate_context else [None] * len(args.candidates)
+    )
+    candidates = [
+        resolve_input(
+            spec,
+            f"candidate set {spec}",
+            args.win_dur,
+            context=context,
+            context_name=args.context_name if apa else None,
+        )
+        for spec, context in zip(args.candidates, contexts, strict=True)
+    ]
+    inputs = [reference, *candidates]
+    for item in inputs:
+        _early_warnings(item, args)
+    if args.json:
+        check_output(args.json, "--json", inputs)
+    if not args.no_cache and not apa:
+        check_cache_dir(Path(args.cache_dir) if args.cache_dir else default_cache_dir(), inputs)
+    return reference, candidates
+
+
+def _early_warnings(item: InputSet, args: argparse.Namespace) -> None:
+    """Say before any work which sets the file headers already show will fail."""
+    if item.expected_windows == 0:
+        output.warn(
+            f"{item.label}: by their headers, none of its files holds a whole {args.win_dur:g} s "
+            "window: this set will fail (the other sets are still computed)"
+        )
+    elif item.expected_windows is not None and "kd" in args.metrics and item.expected_windows < 4:
+        output.warn(
+            f"{item.label}: {item.expected_windows} windows by the file headers, KD needs at "
+            "least 4: this set will fail (the other sets are still computed)"
+        )
+
+
+def small_set_warnings(label: str, metrics: list[str], windows: int, dim: int | None) -> None:
+    """Warn when a set is too small for a metric's number to mean much."""
+    if "fad" in metrics and dim is not None and windows < dim:
+        output.warn(
+            f"{label}: {windows} windows < embedding dimension {dim}: its covariance is "
+            "singular and FAD is dominated by sampling noise"
+        )
+    if "prdc" in metrics and windows < 2 * PRDC_K:
+        output.warn(
+            f"{label}: {windows} windows < 2k = {2 * PRDC_K}: PRDC's k-nearest-neighbour balls "
+            "are too coarse to mean much"
+        )
+
+
+def _audio_warnings(label: str, files: Any) -> None:
+    if files.silent:
+        output.warn(
+            f"{label}: {len(files.silent)} file(s) are digital silence, e.g. {files.silent[0]}"
+        )
+    if files.clipped:
+        output.warn(
+            f"{label}: {len(files.clipped)} file(s) have samples beyond [-1, 1] (clipping, or "
+            f"audio not normalised), e.g. {files.clipped[0]}"
+        )
+
+
+def _no_windows(files: Any) -> str:
+    return f"no usable audio ({len(files.skipped)} of {files.total} files skipped, see above)"
+
+
+class _Run:
+    """One evaluate run: the pipeline, the cache, the summary written as sets complete."""
+
+    def __init__(self, args: argparse.Namespace, reference: InputSet) -> None:
+        self.args = args
+        self.apa = "apa" in args.metrics
+        progress = not args.no_progress
+        self.progress = progress
+        self.am = build_metrics(args, args.metrics, progress=progress and self.apa)
+        self.cache = None if self.apa else cache_root(args)
+        self.embedded = 0
+        self.reused = 0
+        self.dim: int | None = args.n_pca
+        self.summary: dict[str, Any] = {
+            "embedder": embedder_identity(self.am, args),
+            "win_dur": self.am.win_dur,
+            "metrics": list(args.metrics),
+            "reference": {"path": reference.spec},
+            "candidates": {},
+            "results": {},
+            "failed": {},
+        }
+
+    def _embed(self, item: InputSet, files: Any, add: Any) -> Any:
+        """Embed one set's files and hand them to ``add`` (the reference or evaluate call).
+
+        The reader is made by the caller, so that a failure can still list
+        the files it skipped.
+        """
+        if self.apa:
+            return add(files)
+        result = stem_embeddings(item, files, self.am, self.args, self.progress)
+        self.embedded += result.embedded
+        self.reused += result.reused
+        if self.args.n_pca is None and result.embeddings.shape[0]:
+            self.dim = result.embeddings.shape[1]
+        if not result.embeddings.shape[0]:
+            raise ValueError("no windows")  # reported as "no usable audio" by the caller
+        if self.progress and files.windows > LARGE_SET and {"kd", "prdc"} & set(self.args.metrics):
+            print(
+                f"{item.label}: computing {', '.join(self.args.metrics)} on {files.windows} "
+                "windows ...",
+                file=sys.stderr,
+                flush=True,
+            )
+        return add(result.embeddings)
+
+    def reference(self, item: InputSet) -> None:
+        """Embed the reference; any failure ends the run (exit 2): nothing can be scored."""
+        add = self.am.add_reference if self.apa else self.am.add_reference_embeddings
+        files = reader_for(item, self.am)
+        try:
+            self._embed(item, files, add)
+        except ValueError as err:
+            output.report_skipped(item.label, files)
+            reason = _no_windows(files) if files.windows == 0 else str(err)
+            raise CliError(f"{item.label}: {reason}") from err
+        self.summary["reference"].update(
+            files=len(files.used),
+            windows=files.windows,
+            skipped=output.report_skipped(item.label, files),
+        )
+        _audio_warnings(item.label, files)
+        small_set_warnings(item.label, self.args.metrics, files.windows, self.dim)
+        output.write_json(self.args.json, self.summary)
+
+    def candidate(self, item: InputSet, table: output.ResultsTable) -> bool:
+        """Score one candidate set; a failure is reported and recorded, and the run goes on."""
+        evaluate = self.am.evaluate if self.apa else self.am.evaluate_embeddings
+        files = reader_for(item, self.am)
+        try:
+            result = self._embed(item, files, evaluate)
+        except ValueError as err:
+            reason = _no_windows(files) if files.windows == 0 else str(err)
+            output.report_skipped(item.label, files)
+            print(f"error: {item.label} ({files.windows} windows): {reason}", file=sys.stderr)
+            self.summary["failed"][item.spec] = reason
+            table.failed(item.spec)
+            output.write_json(self.args.json, self.summary)
+            return False
+        self.summary["candidates"][item.spec] = {
+            "files": len(files.used),
+            "windows": files.windows,
+            "skipped": output.report_skipped(item.label, files),
+        }
+        _audio_warnings(item.label, files)
+        small_set_warnings(item.label, self.args.metrics, files.windows, self.dim)
+        self.summary["results"][item.spec] = result
+        table.row(item.spec, result, files.windows)
+        output.write_json(self.args.json, self.summary)
+        return True
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Run ``evaluate``; the exit status (0, or 1 if a candidate set failed)."""
+    start = time.perf_counter()
+    reference, candidates = resolve_all(args)
+    run = _Run(args, reference)
+    run.reference(reference)
+    table = output.ResultsTable(args.metrics, [c.spec for c in candidates], windows=True)
+    ok = [run.candidate(item, table) for item in candidates]
+    elapsed = time.perf_counter() - start
+    cache_note = ""
+    if run.cache is not None:
+        cache_note = (
+            f"; {run.embedded} windows embedded, {run.reused} read from the embedding stores "
+            f"under {run.cache}"
+        )
+    print(f"\n({elapsed:.1f} s{cache_note})")
+    if args.json:
+        print(f"wrote {args.json}")
+    failed = [c.spec for c, good in zip(candidates, ok, strict=True) if not good]
+    if failed:
+        print(
+            f"error: {len(failed)} of {len(candidates)} candidate sets failed: "
+            f"{', '.join(failed)} (see above); the other results are kept",
+            file=sys.stderr,
+        )
+        return EXIT_SOME_FAILED
+    return 0

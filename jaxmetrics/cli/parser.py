@@ -1,0 +1,214 @@
+"""The argument parser of the ``jaxmetrics`` command: subcommands, options, help texts."""
+
+from __future__ import annotations
+
+import argparse
+
+from jaxmetrics._src.version import VERSION
+from jaxmetrics.audio import metric_names
+
+__all__ = ["AUDIO_METRICS", "METRICS", "MIX_FUNCTIONS", "build_parser", "parse_metrics"]
+
+AUDIO_METRICS = metric_names.METRICS
+# From stored embeddings: APA needs the audio (its mixes), so `score` cannot compute it.
+METRICS: tuple[str, ...] = tuple(m for m in AUDIO_METRICS if m != "apa")
+MIX_FUNCTIONS = ("PP", "P0", "P1", "P2", "L0", "L1", "L2")
+
+DESCRIPTION = """\
+Audio-generation evaluation metrics (FAD, KD, PRDC, APA) on folders of audio.
+
+  jaxmetrics demo                          synthetic audio of known degradation
+  jaxmetrics evaluate REF CAND [CAND...]   metrics between folders (or globs) of audio
+  jaxmetrics embed FOLDER -o FILE.npz      cache embeddings of a folder
+  jaxmetrics score REF.npz CAND.npz        metrics from cached embeddings (no torch)
+
+Exit status: 0 all done; 1 finished, but a candidate set failed (its reason is
+printed; the other sets' results are kept); 2 bad input, nothing computed.
+"""
+
+CACHE_HELP = (
+    "folder of per-file embeddings that lets a rerun resume "
+    "(default: $XDG_CACHE_HOME/jaxmetrics/embeddings)"
+)
+
+
+def _metric_parser(allowed: tuple[str, ...]):
+    def parse(text: str) -> list[str]:
+        try:
+            return metric_names.parse_metric_names(text, allowed)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from err
+
+    return parse
+
+
+parse_metrics = _metric_parser(METRICS)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _audio_options(win_dur: float) -> argparse.ArgumentParser:
+    audio = argparse.ArgumentParser(add_help=False)
+    audio.add_argument(
+        "--win-dur",
+        type=_positive_float,
+        default=win_dur,
+        help=f"window duration in seconds (default {win_dur:g})",
+    )
+    audio.add_argument("--device", default=None, help="torch device (default: best available)")
+    audio.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    return audio
+
+
+def _embedder_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--embedder",
+        default="clap-music",
+        help="vggish, clap-music[-speech][-l-1|-l-2], logmel (default: clap-music)",
+    )
+    parser.add_argument(
+        "--weights",
+        metavar="PATH",
+        help="weight file of a learned embedder, or a folder holding it under its published "
+        "name (default: $JAXMETRICS_WEIGHTS, the user cache, then a download)",
+    )
+    parser.add_argument("--cache-dir", metavar="DIR", help=CACHE_HELP)
+    parser.add_argument(
+        "--no-cache", action="store_true", help="embed everything, keep no per-file embeddings"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``jaxmetrics`` command."""
+    parser = argparse.ArgumentParser(
+        prog="jaxmetrics",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"jaxmetrics {VERSION}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    as_json = argparse.ArgumentParser(add_help=False)
+    as_json.add_argument(
+        "--json", metavar="FILE", help="also write the results as JSON (updated per set)"
+    )
+
+    demo = sub.add_parser(
+        "demo",
+        parents=[as_json, _audio_options(2.0)],
+        help="score synthetic audio of known degradation",
+    )
+    demo.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
+    demo.add_argument(
+        "--metrics",
+        type=parse_metrics,
+        default=list(METRICS),
+        help="comma-separated subset of fad,kd,prdc (default: all)",
+    )
+    demo.add_argument("--embedder", default="logmel", help="embedder (default: logmel)")
+    demo.add_argument("--clips", type=_positive_int, default=32, help="clips per set (default 32)")
+    demo.add_argument(
+        "--seconds", type=_positive_float, default=6.0, help="clip length (default 6 s)"
+    )
+    demo.add_argument("--save-audio", metavar="DIR", help="also write the demo audio as wav")
+    demo.add_argument(
+        "--embeddings", action="store_true", help="score synthetic embeddings instead of audio"
+    )
+    demo.add_argument(
+        "--rows", type=_positive_int, default=2000, help="rows per set with --embeddings"
+    )
+
+    evaluate = sub.add_parser(
+        "evaluate",
+        parents=[as_json, _audio_options(5.0)],
+        help="score folders of audio files",
+        description="Score candidate folders (or globs, or files) of audio against a reference. "
+        "Every input and output is checked before the first window is embedded; each "
+        "candidate set's result is printed (and written to --json) as soon as it is "
+        "computed, and a set that fails is reported while the others complete.",
+    )
+    evaluate.add_argument("reference", help="reference folder, glob or file")
+    evaluate.add_argument("candidates", nargs="+", help="candidate folder(s), glob(s) or file(s)")
+    evaluate.add_argument(
+        "--metrics",
+        type=_metric_parser(AUDIO_METRICS),
+        default=["fad"],
+        help="comma-separated subset of fad,kd,prdc,apa (default: fad)",
+    )
+    _embedder_options(evaluate)
+    evaluate.add_argument("--n-pca", type=_positive_int, default=None, help="PCA components")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of APA's misaligned pairing")
+    evaluate.add_argument(
+        "--mix-function",
+        type=str.upper,
+        choices=MIX_FUNCTIONS,
+        default=None,
+        help="APA mix: PP, P0, P1, P2, L0 (default), L1, L2",
+    )
+    evaluate.add_argument(
+        "--context-name",
+        metavar="NAME",
+        help="APA, one folder per song: the file NAME.* of each folder is the context of "
+        "the folder's other files (the stems)",
+    )
+    evaluate.add_argument(
+        "--reference-context",
+        metavar="DIR",
+        help="APA, parallel folders: contexts of the reference stems, paired by file name",
+    )
+    evaluate.add_argument(
+        "--candidate-context",
+        metavar="DIR",
+        action="append",
+        help="APA, parallel folders: contexts of a candidate's stems (once per candidate)",
+    )
+
+    embed = sub.add_parser(
+        "embed", parents=[_audio_options(5.0)], help="cache embeddings of a folder in an .npz"
+    )
+    embed.add_argument("folder", help="folder, glob or file of audio")
+    embed.add_argument("-o", "--output", required=True, help="output .npz file")
+    _embedder_options(embed)
+    embed.set_defaults(json=None)
+
+    score = sub.add_parser(
+        "score", parents=[as_json], help="score cached embeddings (.npz from embed, or .npy)"
+    )
+    score.add_argument("reference", help="reference embeddings file")
+    score.add_argument("candidates", nargs="+", help="one or more candidate embeddings files")
+    score.add_argument(
+        "--metrics",
+        type=parse_metrics,
+        default=list(METRICS),
+        help="comma-separated subset of fad,kd,prdc (default: all)",
+    )
+    score.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="unused: KD's subsets use audio-metrics' fixed seed (kept for older command lines)",
+    )
+    score.add_argument(
+        "--assume-compatible",
+        action="store_true",
+        help="score files that do not record their embedder, window and sample rate (.npy): "
+        "you vouch that they were embedded alike",
+    )
+    return parser
