@@ -65,6 +65,11 @@ __all__ = [
 ]
 
 STATS_CHUNK = 1024  # rows per statistics update, as the in-process EmbeddingSet folds them
+
+# Why this module is long: EmbeddingStore is one class whose methods share one
+# index of the shards' footers (pending files, writing, compaction, reading,
+# streamed statistics); the format, digests, paths and identity file already
+# live in store_format, the writers in embed_store and ray_embed.
 _SHARD = re.compile(r"^part-(\d{8})-([0-9a-f]{8})\.parquet$")
 
 
@@ -338,22 +343,29 @@ class EmbeddingStore:
             np.concatenate(paths).astype(str), np.concatenate(windows), np.concatenate(parts)
         )
 
-    def stats(self, files: Sequence[str] | None = None) -> GaussianStats:
+    def stats(self, files: Sequence[str] | None = None, *, progress: bool = False) -> GaussianStats:
         """Float64 Gaussian statistics of the rows, streamed (memory: two shards and a chunk).
 
         Rows are taken in store order in chunks of :data:`STATS_CHUNK` and
         merged with :func:`jaxmetrics.merge_stats`, exactly as the in-process
         pipeline folds a reference it does not keep: the result does not
-        depend on how the rows were sharded.
+        depend on how the rows were sharded. ``progress`` shows a tqdm bar of
+        windows (total: the store's).
 
         Raises:
             ValueError: if the store is empty or a file asked for is not in it.
 
         """
+        from tqdm.auto import tqdm
+
+        selected = self._selected(files)
         total: GaussianStats | None = None
         pending: list[np.ndarray] = []
         held = 0
+        bar = tqdm(total=sum(e.count for _, e in selected), desc="store statistics", unit="win",
+                   disable=not progress)  # fmt: skip
         for _, emb in self._iter_files(files):
+            bar.update(len(emb))
             pending.append(emb)
             held += len(emb)
             if held >= STATS_CHUNK:
@@ -362,6 +374,7 @@ class EmbeddingStore:
                 for start in range(0, whole, STATS_CHUNK):
                     total = merge(total, stats_of(rows[start : start + STATS_CHUNK]))
                 pending, held = [rows[whole:]], len(rows) - whole
+        bar.close()
         if held:
             total = merge(total, stats_of(np.concatenate(pending)))
         if total is None:
@@ -391,6 +404,19 @@ def open_store(
         ValueError: if the folder is not a store (and is not empty), or was
             written with another identity (the differing fields are named).
         TypeError: if ``identity`` is not a StoreIdentity or mapping.
+
+    Examples:
+        >>> import tempfile, numpy as np
+        >>> from jaxmetrics.audio.store import FileEmbeddings, StoreIdentity, open_store
+        >>> folder = tempfile.mkdtemp() + "/store"
+        >>> store = open_store(folder, StoreIdentity("my-embedder", "", "", 16000, 16000))
+        >>> rows = np.arange(6, dtype=np.float32).reshape(3, 2)
+        >>> _ = store.write_shard([FileEmbeddings("b.wav", "d1", rows[:1]),
+        ...                        FileEmbeddings("a.wav", "d2", rows[1:])])
+        >>> open_store(folder).read().paths.tolist()  # files sorted, windows in order
+        ['a.wav', 'a.wav', 'b.wav']
+        >>> int(open_store(folder).stats().count)
+        3
 
     """
     folder = Path(path)
