@@ -21,7 +21,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "jaxmetrics"
 LAYERS = {"_src": 0, "metrics": 1, "analysis": 2, "audio": 3, "cli": 4}
 TOP = 5  # jaxmetrics/__init__.py: the public API
 CORE = 2  # layers up to analysis: no torch, no embedders
-LONG = 450
+LONG = 400
 
 
 def _module_name(path: pathlib.Path) -> str:

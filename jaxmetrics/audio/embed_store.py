@@ -234,7 +234,7 @@ def embed_to_store(
         device: torch device for a named embedder.
         progress: show a tqdm bar of files (total: the pending files).
         executor: ``"local"`` (this process) or ``"ray"`` (Ray Data; needs
-            ``pip install 'jaxmetrics[ray]'`` and a named embedder).
+            ``pip install -e '.[ray]'`` in the checkout and a named embedder).
         workers: embedding actors for ``executor="ray"``.
         ray_address: a Ray cluster to join (None: a local Ray instance).
         num_gpus: GPUs per embedding actor with Ray (None: 1 if the cluster

@@ -47,7 +47,8 @@ def require_ray() -> Any:
         import ray.data  # noqa: F401 - the extra's part this module needs
     except ImportError as err:
         raise ImportError(
-            "executor='ray' needs Ray Data: pip install 'jaxmetrics[ray]' (or 'ray[data]')"
+            "executor='ray' needs Ray Data: pip install -e '.[ray]' in the jaxmetrics "
+            "checkout (or pip install 'ray[data]')"
         ) from err
     return ray
 

@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from jaxmetrics.audio.atomic import write_atomic
 from jaxmetrics.audio.files import Skipped
 from jaxmetrics.audio.state import merge, stats_of
 from jaxmetrics.audio.store_format import (
@@ -41,7 +42,6 @@ from jaxmetrics.audio.store_format import (
     PendingFile,
     StoreIdentity,
     StoreRows,
-    atomic_write,
     file_digest,
     path_sort_key,
     read_marker,
@@ -255,7 +255,7 @@ class EmbeddingStore:
                 ),
             }
         ).replace_schema_metadata({SHARD_METADATA_KEY: json.dumps(meta)})
-        atomic_write(out, lambda f: pq.write_table(table, f, row_group_size=STATS_CHUNK * 16))
+        write_atomic(out, lambda f: pq.write_table(table, f, row_group_size=STATS_CHUNK * 16))
         self._entries = None
         self._dim = dim if parts else self._dim
 
@@ -289,7 +289,7 @@ class EmbeddingStore:
 
     def remove_temporaries(self) -> int:
         """Delete temporary files a killed writer left; return how many."""
-        stale = [p for p in self.path.glob(".part-*.parquet.tmp-*")]
+        stale = list(self.path.glob(".part-*.parquet.*.tmp"))  # atomic.write_atomic's names
         for p in stale:
             p.unlink(missing_ok=True)
         return len(stale)

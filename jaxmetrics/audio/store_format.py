@@ -19,13 +19,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from jaxmetrics._src.version import VERSION
+from jaxmetrics.audio.atomic import write_atomic
 
 __all__ = [
     "DIGEST",
@@ -38,7 +38,6 @@ __all__ = [
     "PendingFile",
     "StoreIdentity",
     "StoreRows",
-    "atomic_write",
     "file_digest",
     "open_bytes",
     "path_sort_key",
@@ -123,7 +122,8 @@ def require_pyarrow() -> Any:
         import pyarrow.parquet as pq
     except ImportError as err:
         raise ImportError(
-            "the embedding store needs pyarrow: pip install 'jaxmetrics[audio]' (or pyarrow)"
+            "the embedding store needs pyarrow: pip install -e '.[audio]' in the jaxmetrics "
+            "checkout (or pip install pyarrow)"
         ) from err
     return pq
 
@@ -183,28 +183,6 @@ def path_sort_key(rel: str) -> tuple[str, ...]:
     return tuple(rel.split("/"))
 
 
-def atomic_write(path: Path, write: Any) -> None:
-    """Call ``write(file)`` on a hidden temporary beside ``path``, fsync, rename it to ``path``."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    try:  # the rename itself reaches the disk with the folder
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:  # pragma: no cover - folders cannot be fsynced on some systems
-        pass
-
-
 def read_marker(folder: Path) -> StoreIdentity:
     """The identity in a store's identity file.
 
@@ -224,4 +202,4 @@ def read_marker(folder: Path) -> StoreIdentity:
 def write_marker(folder: Path, identity: StoreIdentity) -> None:
     """Write a store's identity file (atomically)."""
     marker = {"format": FORMAT, "version": FORMAT_VERSION, "identity": identity._asdict()}
-    atomic_write(folder / MARKER, lambda f: f.write(json.dumps(marker, indent=1).encode()))
+    write_atomic(folder / MARKER, lambda f: f.write(json.dumps(marker, indent=1).encode()))

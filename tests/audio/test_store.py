@@ -192,7 +192,7 @@ def test_partial_temporary_file_is_ignored_and_removed(folder, reference, tmp_pa
     store = tmp_path / "store"
     _embed(folder, store, files_per_shard=3)
     shard = open_store(store).shards()[-1]
-    partial = store / f".{shard.name}.tmp-123-abcd"
+    partial = store / f".{shard.name}.k2j4x9.tmp"
     partial.write_bytes(shard.read_bytes()[:200])  # a writer killed half-way through
     shard.unlink()
     st = open_store(store)
