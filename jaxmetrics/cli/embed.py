@@ -1,5 +1,8 @@
 """``jaxmetrics embed FOLDER -o FILE.npz``: the stem embeddings of a folder, in one file.
 
+An output not ending in ``.npz`` is an embedding store instead
+(:mod:`jaxmetrics.cli.embed_store`).
+
 Checked first: the input exists and holds readable audio; the output's folder
 exists and is writable, and the output is not an input (nor inside an input
 folder). Files are embedded through the per-file cache, so a killed run
@@ -16,6 +19,7 @@ from pathlib import Path
 from jaxmetrics.audio.embedding_files import write_embeddings
 from jaxmetrics.audio.set_embedding import default_cache_dir
 from jaxmetrics.cli import output
+from jaxmetrics.cli.embed_store import check_ray_options, embed_into_store
 from jaxmetrics.cli.embedding import (
     build_metrics,
     embedder_identity,
@@ -30,6 +34,7 @@ from jaxmetrics.cli.preflight import (
     check_weights,
     resolve_input,
 )
+from jaxmetrics.cli.stores import writes_store
 
 __all__ = ["run_embed"]
 
@@ -41,7 +46,11 @@ def run_embed(args: argparse.Namespace) -> int:
     check_device(args.device, args.embedder)
     if args.no_cache and args.cache_dir:
         raise CliError("--cache-dir and --no-cache contradict each other; give one")
+    to_store = writes_store(args.output)
+    executor = check_ray_options(args, to_store)
     item = resolve_input(args.folder, args.folder, args.win_dur)
+    if to_store:
+        return embed_into_store(args, item, executor)
     check_output(args.output, "-o", [item])
     if not args.no_cache:
         check_cache_dir(Path(args.cache_dir) if args.cache_dir else default_cache_dir(), [item])

@@ -26,12 +26,13 @@ __all__ = [
     "build_metrics",
     "cache_root",
     "embedder_identity",
+    "named_embedder",
     "reader_for",
     "stem_embeddings",
 ]
 
 
-def _named_embedder(args: argparse.Namespace) -> Any:
+def named_embedder(args: argparse.Namespace) -> Any:
     """The embedder name, or an embedder built with ``--weights`` when given."""
     weights = getattr(args, "weights", None)
     if weights is None:
@@ -61,7 +62,7 @@ def build_metrics(args: argparse.Namespace, metrics: Sequence[str], progress: bo
     try:
         return AudioMetrics(
             metrics=list(metrics),
-            embedder=_named_embedder(args),
+            embedder=named_embedder(args),
             win_dur=args.win_dur,
             device=args.device,
             seed=getattr(args, "seed", 0),

@@ -1,7 +1,10 @@
 """``jaxmetrics evaluate REFERENCE CANDIDATE...``: metrics between folders of audio.
 
 Everything is checked first (:mod:`jaxmetrics.cli.preflight`); then the
-reference is embedded and each candidate set in turn. A candidate set that
+reference is embedded and each candidate set in turn. An input that is an
+embedding store (:mod:`jaxmetrics.cli.stores`) is read, not embedded; its
+identity must be the one the command line's embedder and window give,
+checked once the embedder is built and before anything is embedded. A candidate set that
 fails (no usable audio, too few windows for a metric) is reported with its
 name and reason and the others still complete; each completed set's row is
 printed and the JSON file rewritten at once, so an interrupted or partly
@@ -14,9 +17,11 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from jaxmetrics.audio.set_embedding import default_cache_dir
+from jaxmetrics.audio.store import StoreIdentity
 from jaxmetrics.cli import output
 from jaxmetrics.cli.embedding import (
     build_metrics,
@@ -35,6 +40,7 @@ from jaxmetrics.cli.preflight import (
     check_weights,
     resolve_input,
 )
+from jaxmetrics.cli.stores import StoreInput, check_identity, is_store, open_input
 
 __all__ = ["LARGE_SET", "PRDC_K", "resolve_all", "run_evaluate", "small_set_warnings"]
 
@@ -42,8 +48,14 @@ PRDC_K = 10  # audio-metrics' neighbourhood size (smaller sets use fewer)
 LARGE_SET = 2000  # windows above which a message says that KD/PRDC are being computed
 
 
-def resolve_all(args: argparse.Namespace) -> tuple[InputSet, list[InputSet]]:
-    """Check the options and resolve every input and output before any work."""
+def resolve_all(args: argparse.Namespace) -> tuple[Any, list[Any]]:
+    """Check the options and resolve every input and output before any work.
+
+    Returns:
+        The reference and candidates: an :class:`InputSet` for audio, a
+        :class:`~jaxmetrics.cli.stores.StoreInput` for an embedding store.
+
+    """
     check_apa_options(args)
     check_weights(args.weights, args.embedder)
     check_device(args.device, args.embedder)
@@ -55,27 +67,35 @@ def resolve_all(args: argparse.Namespace) -> tuple[InputSet, list[InputSet]]:
             raise CliError(f"candidate {spec} is given twice")
         seen.add(spec)
     apa = "apa" in args.metrics
-    reference = resolve_input(
+
+    def resolve(spec: str, label: str, context: str | None, name: str | None) -> Any:
+        if is_store(spec):
+            if apa:
+                raise CliError(
+                    f"{label}: apa needs the audio (its mixes); an embedding store holds stem "
+                    "embeddings only: give the audio folder, or leave apa out of --metrics"
+                )
+            return open_input(spec, label)
+        return resolve_input(spec, label, args.win_dur, context=context, context_name=name)
+
+    reference = resolve(
         args.reference,
         f"reference {args.reference}",
-        args.win_dur,
-        context=args.reference_context if apa else None,
-        context_name=args.context_name if apa else None,
+        args.reference_context if apa else None,
+        args.context_name if apa else None,
     )
     contexts = (
         args.candidate_context if apa and args.candidate_context else [None] * len(args.candidates)
     )
     candidates = [
-        resolve_input(
-            spec,
-            f"candidate set {spec}",
-            args.win_dur,
-            context=context,
-            context_name=args.context_name if apa else None,
-        )
+        resolve(spec, f"candidate set {spec}", context, args.context_name if apa else None)
         for spec, context in zip(args.candidates, contexts, strict=True)
     ]
-    inputs = [reference, *candidates]
+    # a store is an input folder: nothing may be written into it
+    inputs = [
+        InputSet(i.label, i.spec, [], [], None, [], [i.spec]) if isinstance(i, StoreInput) else i
+        for i in (reference, *candidates)
+    ]
     for item in inputs:
         _early_warnings(item, args)
     if args.json:
@@ -141,6 +161,7 @@ class _Run:
         self.cache = None if self.apa else cache_root(args)
         self.embedded = 0
         self.reused = 0
+        self.from_stores = 0  # windows of the stores given as inputs
         self.dim: int | None = args.n_pca
         self.summary: dict[str, Any] = {
             "embedder": embedder_identity(self.am, args),
@@ -176,8 +197,35 @@ class _Run:
             )
         return add(result.embeddings)
 
-    def reference(self, item: InputSet) -> None:
+    def check_stores(self, items: list[Any]) -> None:
+        """Refuse stores embedded otherwise than the command line asks (before any embedding)."""
+        wanted = StoreIdentity.of(self.am)
+        for item in items:
+            if isinstance(item, StoreInput):
+                check_identity(item, wanted, "the command line's embedder and window")
+
+    def _store(self, item: StoreInput, add: Any) -> tuple[Any, int, int, list]:
+        """Hand a store to ``add`` (streamed statistics, or its rows); report its skipped files."""
+        store = item.store
+        windows, files, skipped = store.windows, len(store.files()), store.skipped()
+        if self.args.n_pca is None:
+            self.dim = store.dim
+        result = add(item.spec)
+        self.from_stores += windows
+        shown = SimpleNamespace(skipped=skipped, total=files + len(skipped))
+        return result, windows, files, output.report_skipped(item.label, shown)
+
+    def reference(self, item: Any) -> None:
         """Embed the reference; any failure ends the run (exit 2): nothing can be scored."""
+        if isinstance(item, StoreInput):
+            try:
+                _, windows, files, skipped = self._store(item, self.am.add_reference)
+            except ValueError as err:
+                raise CliError(f"{item.label}: {err}") from err
+            self.summary["reference"].update(files=files, windows=windows, skipped=skipped)
+            small_set_warnings(item.label, self.args.metrics, windows, self.dim)
+            output.write_json(self.args.json, self.summary)
+            return
         add = self.am.add_reference if self.apa else self.am.add_reference_embeddings
         files = reader_for(item, self.am)
         try:
@@ -195,8 +243,30 @@ class _Run:
         small_set_warnings(item.label, self.args.metrics, files.windows, self.dim)
         output.write_json(self.args.json, self.summary)
 
-    def candidate(self, item: InputSet, table: output.ResultsTable) -> bool:
+    def _store_candidate(self, item: StoreInput, table: output.ResultsTable) -> bool:
+        try:
+            result, windows, files, skipped = self._store(item, self.am.evaluate)
+        except ValueError as err:
+            print(f"error: {item.label}: {err}", file=sys.stderr)
+            self.summary["failed"][item.spec] = str(err)
+            table.failed(item.spec)
+            output.write_json(self.args.json, self.summary)
+            return False
+        self.summary["candidates"][item.spec] = {
+            "files": files,
+            "windows": windows,
+            "skipped": skipped,
+        }
+        small_set_warnings(item.label, self.args.metrics, windows, self.dim)
+        self.summary["results"][item.spec] = result
+        table.row(item.spec, result, windows)
+        output.write_json(self.args.json, self.summary)
+        return True
+
+    def candidate(self, item: Any, table: output.ResultsTable) -> bool:
         """Score one candidate set; a failure is reported and recorded, and the run goes on."""
+        if isinstance(item, StoreInput):
+            return self._store_candidate(item, table)
         evaluate = self.am.evaluate if self.apa else self.am.evaluate_embeddings
         files = reader_for(item, self.am)
         try:
@@ -227,6 +297,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     reference, candidates = resolve_all(args)
     run = _Run(args, reference)
+    run.check_stores([reference, *candidates])
     run.reference(reference)
     table = output.ResultsTable(args.metrics, [c.spec for c in candidates], windows=True)
     ok = [run.candidate(item, table) for item in candidates]
@@ -237,6 +308,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
             f"; {run.embedded} windows embedded, {run.reused} read from the embedding stores "
             f"under {run.cache}"
         )
+    if run.from_stores:
+        cache_note += f"; {run.from_stores} windows read from the stores given"
     print(f"\n({elapsed:.1f} s{cache_note})")
     if args.json:
         print(f"wrote {args.json}")

@@ -18,9 +18,10 @@ DESCRIPTION = """\
 Audio-generation evaluation metrics (FAD, KD, PRDC, APA) on folders of audio.
 
   jaxmetrics demo                          synthetic audio of known degradation
-  jaxmetrics evaluate REF CAND [CAND...]   metrics between folders (or globs) of audio
-  jaxmetrics embed FOLDER -o FILE.npz      cache embeddings of a folder
-  jaxmetrics score REF.npz CAND.npz        metrics from cached embeddings (no torch)
+  jaxmetrics evaluate REF CAND [CAND...]   metrics between folders of audio (or stores)
+  jaxmetrics embed FOLDER -o FILE.npz      embeddings of a folder in one file
+  jaxmetrics embed FOLDER -o STORE [--ray] embeddings in a resumable store (a folder)
+  jaxmetrics score REF CAND [CAND...]      metrics from .npz files or stores (no torch)
 
 Exit status: 0 all done; 1 finished, but a candidate set failed (its reason is
 printed; the other sets' results are kept); 2 bad input, nothing computed.
@@ -52,6 +53,16 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
+def _nonnegative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
     return value
 
 
@@ -144,8 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
         "candidate set's result is printed (and written to --json) as soon as it is "
         "computed, and a set that fails is reported while the others complete.",
     )
-    evaluate.add_argument("reference", help="reference folder, glob or file")
-    evaluate.add_argument("candidates", nargs="+", help="candidate folder(s), glob(s) or file(s)")
+    evaluate.add_argument("reference", help="reference folder, glob, file or embedding store")
+    evaluate.add_argument(
+        "candidates", nargs="+", help="candidate folder(s), glob(s), file(s) or store(s)"
+    )
     evaluate.add_argument(
         "--metrics",
         type=_metric_parser(AUDIO_METRICS),
@@ -181,18 +194,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     embed = sub.add_parser(
-        "embed", parents=[_audio_options(5.0)], help="cache embeddings of a folder in an .npz"
+        "embed",
+        parents=[_audio_options(5.0)],
+        help="embeddings of a folder, in an .npz file or an embedding store",
+        description="Embed a folder (or glob, or file) of audio. -o NAME.npz writes one "
+        "embedding file; any other -o is an embedding store (a folder of Parquet shards): an "
+        "existing store (a rerun embeds only the files missing or changed), an empty folder, "
+        "or a new path. evaluate and score take a store wherever they take audio or an "
+        "embedding file.",
     )
     embed.add_argument("folder", help="folder, glob or file of audio")
-    embed.add_argument("-o", "--output", required=True, help="output .npz file")
+    embed.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="FILE.npz (one file), or a store folder: any name not ending in .npz",
+    )
     _embedder_options(embed)
+    ray = embed.add_argument_group("Ray (store output only; needs pip install -e '.[ray]')")
+    ray.add_argument("--ray", action="store_true", help="embed on a local Ray instance")
+    ray.add_argument(
+        "--ray-address", metavar="ADDRESS", help="join this Ray cluster (implies --ray)"
+    )
+    ray.add_argument(
+        "--workers", type=_positive_int, default=None, help="embedding actors (default 1)"
+    )
+    ray.add_argument(
+        "--num-gpus",
+        type=_nonnegative_float,
+        default=None,
+        help="GPUs per actor (default: 1 if the cluster has GPUs, else 0)",
+    )
     embed.set_defaults(json=None)
 
     score = sub.add_parser(
-        "score", parents=[as_json], help="score cached embeddings (.npz from embed, or .npy)"
+        "score",
+        parents=[as_json],
+        help="score cached embeddings (.npz or store from embed, or .npy)",
     )
-    score.add_argument("reference", help="reference embeddings file")
-    score.add_argument("candidates", nargs="+", help="one or more candidate embeddings files")
+    score.add_argument("reference", help="reference embeddings file or store")
+    score.add_argument(
+        "candidates", nargs="+", help="one or more candidate embeddings files or stores"
+    )
     score.add_argument(
         "--metrics",
         type=parse_metrics,
