@@ -117,6 +117,13 @@ def check_store_output(path: str, option: str, inputs: Sequence[InputSet]) -> No
     """
     out = Path(path)
     if out.exists() and not out.is_dir():
+        real = os.path.realpath(out)
+        for item in inputs:
+            for file in item.inputs:
+                if os.path.realpath(file) == real:
+                    raise CliError(
+                        f"{option} {path}: is the input file {file}; refusing to overwrite an input"
+                    )
         raise CliError(
             f"{option} {path}: is a file; a store is a folder (give a new or empty folder, "
             "or a name ending in .npz for an embedding file)"
