@@ -37,6 +37,7 @@ __all__ = [
     "check_device",
     "check_output",
     "check_weights",
+    "refuse_input_file",
     "resolve_input",
 ]
 
@@ -184,6 +185,17 @@ def _inside(path: str, folder: str) -> bool:
     return os.path.commonpath([path, folder]) == folder
 
 
+def refuse_input_file(path: str, option: str, inputs: Sequence[InputSet]) -> None:
+    """Raise :class:`CliError` if ``path`` is (by its real path) one of the input files."""
+    real = os.path.realpath(path)
+    for item in inputs:
+        for file in item.inputs:
+            if os.path.realpath(file) == real:
+                raise CliError(
+                    f"{option} {path}: is the input file {file}; refusing to overwrite an input"
+                )
+
+
 def check_output(path: str, option: str, inputs: Sequence[InputSet]) -> None:
     """Refuse an output path we cannot write or that would touch an input.
 
@@ -210,12 +222,8 @@ def check_output(path: str, option: str, inputs: Sequence[InputSet]) -> None:
     if out.exists() and not os.access(out, os.W_OK):
         raise CliError(f"{option} {path}: the file exists and is not writable")
     real = os.path.realpath(out)
+    refuse_input_file(path, option, inputs)
     for item in inputs:
-        for file in item.inputs:
-            if os.path.realpath(file) == real:
-                raise CliError(
-                    f"{option} {path}: is the input file {file}; refusing to overwrite an input"
-                )
         for folder in item.folders:
             if _inside(real, os.path.realpath(folder)):
                 raise CliError(

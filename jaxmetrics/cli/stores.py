@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 from jaxmetrics.audio.embedding_files import Embeddings
 from jaxmetrics.audio.store import EmbeddingStore, StoreIdentity, is_store, open_store
 from jaxmetrics.cli.errors import CliError
-from jaxmetrics.cli.preflight import InputSet, check_output
+from jaxmetrics.cli.preflight import InputSet, check_output, refuse_input_file
 
 __all__ = [
     "StoreInput",
@@ -117,13 +117,7 @@ def check_store_output(path: str, option: str, inputs: Sequence[InputSet]) -> No
     """
     out = Path(path)
     if out.exists() and not out.is_dir():
-        real = os.path.realpath(out)
-        for item in inputs:
-            for file in item.inputs:
-                if os.path.realpath(file) == real:
-                    raise CliError(
-                        f"{option} {path}: is the input file {file}; refusing to overwrite an input"
-                    )
+        refuse_input_file(path, option, inputs)
         raise CliError(
             f"{option} {path}: is a file; a store is a folder (give a new or empty folder, "
             "or a name ending in .npz for an embedding file)"

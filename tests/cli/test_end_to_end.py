@@ -20,15 +20,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_run import command, env
 
-import jaxmetrics
 from jaxmetrics import cli
 from jaxmetrics.audio.synthetic_audio import synth_clip
 
 sf = pytest.importorskip("soundfile")
 pytest.importorskip("librosa")
 
-ROOT = Path(jaxmetrics.__file__).resolve().parents[1]
 SR = 16000
 LOGMEL = ["--embedder", "logmel", "--win-dur", "1", "--no-progress"]
 
@@ -39,24 +38,13 @@ def _private_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
 
 
-def _command() -> list[str]:
-    """The installed console script beside this interpreter, else ``python -m jaxmetrics.cli``."""
-    script = Path(sys.executable).with_name("jaxmetrics")
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "jaxmetrics.cli"]
-
-
-def _env(cache: Path) -> dict[str, str]:
-    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    return dict(os.environ, PYTHONPATH=path, XDG_CACHE_HOME=str(cache), JAXMETRICS_OFFLINE="1")
-
-
 def jm(*args: str, cache: Path, cwd: Path | None = None, timeout: float = 300):
     """Run the command; the completed process (text output)."""
     return subprocess.run(
-        [*_command(), *args],
+        [*command(), *args],
         capture_output=True,
         text=True,
-        env=_env(cache),
+        env=env(cache),
         cwd=cwd,
         timeout=timeout,
         check=False,
@@ -355,7 +343,7 @@ def _killed(mode: str, args: list[str], cache: Path, marker: Path) -> None:
     """Run the command until it reaches ``mode``'s stopping point, then SIGKILL it."""
     proc = subprocess.Popen(
         [sys.executable, "-c", _WRAPPER, str(marker), mode, *args],
-        env=_env(cache),
+        env=env(cache),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

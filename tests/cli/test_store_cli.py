@@ -9,7 +9,6 @@ before any work, and that ``--ray`` writes the store a local run writes.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -18,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_run import command, env
 
-import jaxmetrics
 from jaxmetrics.audio.store import is_store, open_store
 from jaxmetrics.audio.synthetic_audio import synth_clip
 
@@ -27,30 +26,18 @@ sf = pytest.importorskip("soundfile")
 pytest.importorskip("librosa")
 pytest.importorskip("pyarrow")
 
-ROOT = Path(jaxmetrics.__file__).resolve().parents[1]
 SR = 16000
 LOGMEL = ["--embedder", "logmel", "--win-dur", "1", "--no-progress"]
 ALL = ["--metrics", "fad,kd,prdc"]
 
 
-def _command() -> list[str]:
-    """The installed console script beside this interpreter, else ``python -m jaxmetrics.cli``."""
-    script = Path(sys.executable).with_name("jaxmetrics")
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "jaxmetrics.cli"]
-
-
-def _env(cache: Path) -> dict[str, str]:
-    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    return dict(os.environ, PYTHONPATH=path, XDG_CACHE_HOME=str(cache), JAXMETRICS_OFFLINE="1")
-
-
 def jm(*args: str, cache: Path, prefix: list[str] | None = None, timeout: float = 300):
     """Run the command (or ``prefix`` then its arguments); the completed process."""
     return subprocess.run(
-        [*(prefix or _command()), *args],
+        [*(prefix or command()), *args],
         capture_output=True,
         text=True,
-        env=_env(cache),
+        env=env(cache),
         timeout=timeout,
         check=False,
     )
