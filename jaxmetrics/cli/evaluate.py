@@ -22,7 +22,7 @@ from typing import Any
 
 from jaxmetrics.audio.set_embedding import default_cache_dir
 from jaxmetrics.audio.store import StoreIdentity
-from jaxmetrics.cli import output
+from jaxmetrics.cli import csv_output, output, run_extras
 from jaxmetrics.cli.embedding import (
     build_metrics,
     cache_root,
@@ -40,6 +40,7 @@ from jaxmetrics.cli.preflight import (
     check_weights,
     resolve_input,
 )
+from jaxmetrics.cli.set_diagnostics import SetDiagnostics, SetRows, check_options, wanted
 from jaxmetrics.cli.stores import StoreInput, check_identity, is_store, open_input
 
 __all__ = ["LARGE_SET", "PRDC_K", "resolve_all", "run_evaluate", "small_set_warnings"]
@@ -57,6 +58,7 @@ def resolve_all(args: argparse.Namespace) -> tuple[Any, list[Any]]:
 
     """
     check_apa_options(args)
+    check_options(args)
     check_weights(args.weights, args.embedder)
     check_device(args.device, args.embedder)
     if args.no_cache and args.cache_dir:
@@ -98,8 +100,16 @@ def resolve_all(args: argparse.Namespace) -> tuple[Any, list[Any]]:
     ]
     for item in inputs:
         _early_warnings(item, args)
-    if args.json:
-        check_output(args.json, "--json", inputs)
+    for path, flag in (
+        (args.json, "--json"),
+        (args.per_file, "--per-file"),
+        (args.csv, "--csv"),
+        (args.report, "--report"),
+    ):
+        if path:
+            check_output(path, flag, inputs)
+    if args.csv:
+        csv_output.check_set_csv(args.csv)
     if not args.no_cache and not apa:
         check_cache_dir(Path(args.cache_dir) if args.cache_dir else default_cache_dir(), inputs)
     return reference, candidates
@@ -163,7 +173,10 @@ class _Run:
         self.reused = 0
         self.from_stores = 0  # windows of the stores given as inputs
         self.dim: int | None = args.n_pca
+        self.diagnostics: SetDiagnostics | None = None
+        self.rows: SetRows | None = None  # the last set's rows, when diagnostics need them
         self.summary: dict[str, Any] = {
+            **run_extras.header(),
             "embedder": embedder_identity(self.am, args),
             "win_dur": self.am.win_dur,
             "metrics": list(args.metrics),
@@ -188,6 +201,8 @@ class _Run:
             self.dim = result.embeddings.shape[1]
         if not result.embeddings.shape[0]:
             raise ValueError("no windows")  # reported as "no usable audio" by the caller
+        if wanted(self.args):
+            self.rows = SetRows.from_audio(result.embeddings, files)
         if self.progress and files.windows > LARGE_SET and {"kd", "prdc"} & set(self.args.metrics):
             print(
                 f"{item.label}: computing {', '.join(self.args.metrics)} on {files.windows} "
@@ -211,6 +226,8 @@ class _Run:
         if self.args.n_pca is None:
             self.dim = store.dim
         result = add(item.spec)
+        if wanted(self.args):
+            self.rows = SetRows.from_store(store, item.spec)
         self.from_stores += windows
         shown = SimpleNamespace(skipped=skipped, total=files + len(skipped))
         return result, windows, files, output.report_skipped(item.label, shown)
@@ -224,6 +241,7 @@ class _Run:
                 raise CliError(f"{item.label}: {err}") from err
             self.summary["reference"].update(files=files, windows=windows, skipped=skipped)
             small_set_warnings(item.label, self.args.metrics, windows, self.dim)
+            self._start_diagnostics()
             output.write_json(self.args.json, self.summary)
             return
         add = self.am.add_reference if self.apa else self.am.add_reference_embeddings
@@ -241,7 +259,26 @@ class _Run:
         )
         _audio_warnings(item.label, files)
         small_set_warnings(item.label, self.args.metrics, files.windows, self.dim)
+        self._start_diagnostics()
         output.write_json(self.args.json, self.summary)
+
+    def _start_diagnostics(self) -> None:
+        if wanted(self.args) and self.rows is not None:
+            self.diagnostics = SetDiagnostics(self.args, self.rows, self.summary)
+
+    def _finish_set(self, spec: str, result: dict[str, float], windows: int, files: int) -> None:
+        """What a completed set adds beyond its row: diagnostics, intervals, CSV rows."""
+        extras: dict[str, Any] = {}
+        if self.diagnostics is not None and self.rows is not None:
+            extras = self.diagnostics.candidate(spec, self.rows)
+            run_extras.print_extras(spec, extras, self.args)
+            if self.args.per_file:
+                csv_output.write_per_file(self.args.per_file, self.summary["diagnostics"])
+        if self.args.csv:
+            csv_output.append_set_rows(
+                self.args.csv,
+                run_extras.set_rows(self.summary, spec, result, extras, windows, files, self.args),
+            )
 
     def _store_candidate(self, item: StoreInput, table: output.ResultsTable) -> bool:
         try:
@@ -260,6 +297,7 @@ class _Run:
         small_set_warnings(item.label, self.args.metrics, windows, self.dim)
         self.summary["results"][item.spec] = result
         table.row(item.spec, result, windows)
+        self._finish_set(item.spec, result, windows, files)
         output.write_json(self.args.json, self.summary)
         return True
 
@@ -288,6 +326,7 @@ class _Run:
         small_set_warnings(item.label, self.args.metrics, files.windows, self.dim)
         self.summary["results"][item.spec] = result
         table.row(item.spec, result, files.windows)
+        self._finish_set(item.spec, result, files.windows, len(files.used))
         output.write_json(self.args.json, self.summary)
         return True
 
@@ -301,6 +340,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     run.reference(reference)
     table = output.ResultsTable(args.metrics, [c.spec for c in candidates], windows=True)
     ok = [run.candidate(item, table) for item in candidates]
+    run_extras.finish(run.summary, args)
+    output.write_json(args.json, run.summary)
     elapsed = time.perf_counter() - start
     cache_note = ""
     if run.cache is not None:
@@ -311,8 +352,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if run.from_stores:
         cache_note += f"; {run.from_stores} windows read from the stores given"
     print(f"\n({elapsed:.1f} s{cache_note})")
-    if args.json:
-        print(f"wrote {args.json}")
+    for path in (args.json, args.per_file, args.csv, args.report):
+        if path:
+            print(f"wrote {path}")
     failed = [c.spec for c, good in zip(candidates, ok, strict=True) if not good]
     if failed:
         print(

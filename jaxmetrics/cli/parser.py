@@ -76,6 +76,57 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _level(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a level such as 0.95, got {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (e.g. 0.95), got {text}")
+    return value
+
+
+def _diagnostics_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "diagnostics (fad, kd, prdc on stems; each set's rows are kept in memory)"
+    )
+    group.add_argument(
+        "--per-file",
+        "--indiv",
+        metavar="FILE.csv",
+        help="one row per candidate file, worst first: its FAD against the reference "
+        "(fadtk's --indiv), realism, manifold membership, nearest reference file, likely copies",
+    )
+    group.add_argument(
+        "--csv",
+        metavar="FILE",
+        help="append one row per set and metric (value, interval, windows, embedder, date)",
+    )
+    group.add_argument(
+        "--ci",
+        type=_level,
+        metavar="LEVEL",
+        help="bootstrap interval of every metric at this level (e.g. 0.95), resampling the "
+        "candidate files (windows of one file stay together; the reference is held fixed)",
+    )
+    group.add_argument(
+        "--ci-resamples",
+        type=_positive_int,
+        default=200,
+        metavar="N",
+        help="bootstrap resamples for --ci (default 200)",
+    )
+    group.add_argument(
+        "--inf", action="store_true", help="FAD-infinity (fadtk's fit against 1/n) beside FAD"
+    )
+    group.add_argument(
+        "--report",
+        metavar="FILE.html",
+        help="a self-contained HTML report: summary, projection, FAD-infinity, realism, "
+        "per-file table with players (rebuild it later with jaxmetrics report)",
+    )
+
+
 def _audio_options(win_dur: float) -> argparse.ArgumentParser:
     audio = argparse.ArgumentParser(add_help=False)
     audio.add_argument(
@@ -192,6 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         help="APA, parallel folders: contexts of a candidate's stems (once per candidate)",
     )
+
+    _diagnostics_options(evaluate)
 
     embed = sub.add_parser(
         "embed",
