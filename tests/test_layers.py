@@ -3,7 +3,7 @@
 ``jaxmetrics`` is cut into layers, each a folder, each importing only from
 the layers below it and only public names of other modules:
 
-    _src (numerics) < metrics < analysis < audio < cli < jaxmetrics/__init__
+    _src (numerics) < metrics < analysis < audio < report < cli < jaxmetrics/__init__
 
 The core (``_src``, ``metrics``, ``analysis``) never imports torch or the
 embedders. A module longer than ``LONG`` lines says why in a comment that
@@ -18,8 +18,8 @@ import pathlib
 import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "jaxmetrics"
-LAYERS = {"_src": 0, "metrics": 1, "analysis": 2, "audio": 3, "cli": 4}
-TOP = 5  # jaxmetrics/__init__.py: the public API
+LAYERS = {"_src": 0, "metrics": 1, "analysis": 2, "audio": 3, "report": 4, "cli": 5}
+TOP = 6  # jaxmetrics/__init__.py: the public API
 CORE = 2  # layers up to analysis: no torch, no embedders
 LONG = 400
 

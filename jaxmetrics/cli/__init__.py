@@ -1,4 +1,4 @@
-"""The ``jaxmetrics`` command line (``jaxmetrics demo | evaluate | embed | score``)."""
+"""The ``jaxmetrics`` command line (``jaxmetrics demo | evaluate | embed | score | report``)."""
 
 from jaxmetrics.cli.commands import main
 

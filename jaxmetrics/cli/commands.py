@@ -3,7 +3,8 @@
 - ``jaxmetrics demo``: synthetic audio of known degradation, weight-free embedder;
 - ``jaxmetrics evaluate REFERENCE CANDIDATE...``: FAD, KD, PRDC, APA between folders;
 - ``jaxmetrics embed FOLDER -o FILE``: caches stem embeddings in an ``.npz``;
-- ``jaxmetrics score REF CAND...``: metrics from cached embeddings (no torch).
+- ``jaxmetrics score REF CAND...``: metrics from cached embeddings (no torch);
+- ``jaxmetrics report RESULTS.json -o FILE.html``: a results file as one HTML page.
 
 Bad input ends with one ``error:`` line and exit status 2 before any long
 work; a candidate set that fails later is reported and the run goes on, with
@@ -44,6 +45,10 @@ def _runner(command: str):
         from jaxmetrics.cli.embed import run_embed
 
         return run_embed
+    if command == "report":
+        from jaxmetrics.cli.report import run_report
+
+        return run_report
     if command == "evaluate":
         from jaxmetrics.cli.evaluate import run_evaluate
 

@@ -22,6 +22,7 @@ Audio-generation evaluation metrics (FAD, KD, PRDC, APA) on folders of audio.
   jaxmetrics embed FOLDER -o FILE.npz      embeddings of a folder in one file
   jaxmetrics embed FOLDER -o STORE [--ray] embeddings in a resumable store (a folder)
   jaxmetrics score REF CAND [CAND...]      metrics from .npz files or stores (no torch)
+  jaxmetrics report RESULTS.json -o FILE.html   a results file as one HTML page
 
 Exit status: 0 all done; 1 finished, but a candidate set failed (its reason is
 printed; the other sets' results are kept); 2 bad input, nothing computed.
@@ -307,4 +308,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="score files that do not record their embedder, window and sample rate (.npy): "
         "you vouch that they were embedded alike",
     )
+
+    report = sub.add_parser(
+        "report",
+        help="a results file (evaluate --json) as one self-contained HTML page",
+        description="Turn the JSON that evaluate --json wrote into one HTML file: tables, "
+        "figures and audio players of the worst files. The players link to the audio "
+        "relative to the report's folder: keep the report beside the run, or move both.",
+    )
+    report.add_argument("results", help="the results .json file")
+    report.add_argument("-o", "--output", required=True, help="the HTML file to write")
+    report.set_defaults(json=None)
     return parser
