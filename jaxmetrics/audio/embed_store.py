@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from jaxmetrics.audio.batch_size import CPU_BATCH_SIZE, batch_size_for
 from jaxmetrics.audio.files import AUDIO_EXTENSIONS, InputError, Skipped, find_audio, read_mono
 from jaxmetrics.audio.store import (
     EmbeddingStore,
@@ -55,13 +56,18 @@ class DecodedFile(NamedTuple):
 
 
 class EmbedReport(NamedTuple):
-    """What a run did: files and windows embedded now, files skipped now, files already stored."""
+    """What a run did: files and windows embedded now, files skipped now, files already stored.
+
+    ``batch_size`` is the windows per embedder call the run used (with Ray:
+    the largest an actor chose; None if no actor ran).
+    """
 
     store: EmbeddingStore
     files: int
     windows: int
     skipped: list[Skipped]
     already_stored: int
+    batch_size: int | None = None
 
 
 def list_audio(source: str | os.PathLike[str]) -> tuple[list[str], str]:
@@ -154,19 +160,27 @@ class _NamedBytes(io.BytesIO):
 
 
 def metrics_for_store(
-    embedder: Any = None, *, win_dur: float = 5.0, batch_size: int = 32, device: Any = None
+    embedder: Any = None, *, win_dur: float = 5.0, batch_size: int | None = None, device: Any = None
 ) -> Any:
-    """An :class:`AudioMetrics` that embeds stems only (the engine of every executor)."""
+    """An :class:`AudioMetrics` that embeds stems only (the engine of every executor).
+
+    ``batch_size=None`` chooses the windows per embedder call for the device
+    the embedder runs on (:mod:`jaxmetrics.audio.batch_size`: 32 on a CPU,
+    from the free memory on CUDA); its ``batch_size`` attribute says which.
+    """
     from jaxmetrics.audio.audio_metrics import AudioMetrics
 
-    return AudioMetrics(
+    am = AudioMetrics(
         ["kd"],
         embedder=embedder,
         win_dur=win_dur,
         device=device,
-        batch_size=batch_size,
+        batch_size=CPU_BATCH_SIZE if batch_size is None else batch_size,
         progress=False,
     )
+    if batch_size is None:
+        am.batch_size = batch_size_for(am)
+    return am
 
 
 def split_embeddings(decoded: Sequence[DecodedFile], rows: np.ndarray) -> list[FileEmbeddings]:
@@ -205,7 +219,7 @@ def embed_to_store(
     root: str | os.PathLike[str] | None = None,
     embedder: Any = None,
     win_dur: float = 5.0,
-    batch_size: int = 32,
+    batch_size: int | None = None,
     files_per_shard: int = 64,
     device: Any = None,
     progress: bool = True,
@@ -229,7 +243,9 @@ def embed_to_store(
             folder of ``source``); needed for a sequence of files.
         embedder: an embedder name (default ``"clap-music"``) or object.
         win_dur: window duration in seconds.
-        batch_size: windows per embedder call.
+        batch_size: windows per embedder call (None: chosen for the device,
+            see :mod:`jaxmetrics.audio.batch_size`; with Ray, by each actor
+            for its own device).
         files_per_shard: files per shard: the work a kill can lose.
         device: torch device for a named embedder.
         progress: show a tqdm bar of files (total: the pending files).
@@ -313,7 +329,7 @@ def embed_to_store(
     finally:
         bar.close()
     st.compact()  # older rows of files embedded again: each file then in one shard
-    return EmbedReport(st, n_files, n_windows, skipped, already)
+    return EmbedReport(st, n_files, n_windows, skipped, already, am.batch_size)
 
 
 def _file_progress(total: int, enabled: bool) -> Any:

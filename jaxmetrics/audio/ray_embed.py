@@ -13,6 +13,13 @@ What runs where:
   in-process pipeline's) and checks that its identity is the store's; with
   ``num_gpus`` per actor when the cluster has GPUs, on CPUs otherwise.
 
+Batch sizes: without ``batch_size`` each actor chooses its windows per
+embedder call for its own device (:mod:`jaxmetrics.audio.batch_size`), and
+Ray Data hands it batches of :data:`~jaxmetrics.audio.batch_size.GPU_BATCH_CAP`
+windows on GPU actors (:data:`~jaxmetrics.audio.batch_size.CPU_BATCH_SIZE` on
+CPU actors), which it embeds in calls of its size; a given ``batch_size`` is
+both. Each embedded row carries its actor's size, reported as the largest.
+
 Shards hold the same groups of files, in the same order, as an in-process
 run would write, whatever order Ray returns windows in. A worker killed
 mid-batch is restarted by Ray and its batch retried; windows are keyed by
@@ -27,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxmetrics.audio.batch_size import CPU_BATCH_SIZE, GPU_BATCH_CAP
 from jaxmetrics.audio.embed_store import (
     EmbedReport,
     decode_file,
@@ -80,7 +88,8 @@ class EmbedActor:
     Args:
         embedder: the embedder's name.
         win_dur: window duration in seconds.
-        batch_size: windows per embedder call.
+        batch_size: windows per embedder call (None: chosen here, for this
+            actor's device).
         identity: the store's identity as a dict; the actor refuses to embed
             if its own differs (another jaxmetrics or embedder version on a
             worker).
@@ -88,7 +97,11 @@ class EmbedActor:
     """
 
     def __init__(
-        self, embedder: str | None, win_dur: float, batch_size: int, identity: dict[str, Any]
+        self,
+        embedder: str | None,
+        win_dur: float,
+        batch_size: int | None,
+        identity: dict[str, Any],
     ) -> None:
         self.metrics = metrics_for_store(embedder, win_dur=win_dur, batch_size=batch_size)
         diff = StoreIdentity.of(self.metrics).differences(StoreIdentity(**identity))
@@ -108,6 +121,7 @@ class EmbedActor:
         if ok.any():
             full[ok] = self.metrics.embed_stems(audio[ok])
         out["embedding"] = full
+        out["batch_size"] = np.full(len(ok), self.metrics.batch_size, np.int64)
         return out
 
 
@@ -120,10 +134,14 @@ class _ShardWriter:
         self.groups = [rels[i : i + size] for i in range(0, len(rels), size)]
         self.files: dict[str, dict[str, Any]] = {rel: {} for rel in rels}
         self.files_done = self.windows = 0
+        self.batch_size: int | None = None
         self.skipped: list[Skipped] = []
 
     def add(self, batch: dict[str, np.ndarray]) -> int:
         """Take a batch of embedded windows; return the number of files written by it."""
+        sizes = [int(n) for n in np.asarray(batch["batch_size"])]
+        if sizes:
+            self.batch_size = max(sizes + [self.batch_size or 0])
         for rel, digest, window, count, reason, emb in zip(
             *(batch[k] for k in _COLUMNS), batch["embedding"], strict=True
         ):
@@ -171,7 +189,7 @@ def embed_pending(
     *,
     embedder: str | None,
     win_dur: float,
-    batch_size: int,
+    batch_size: int | None,
     files_per_shard: int,
     workers: int = 1,
     address: str | None = None,
@@ -192,7 +210,8 @@ def embed_pending(
         store: the open store.
         embedder: the embedder's name (each actor builds its own).
         win_dur: window duration in seconds.
-        batch_size: windows per embedder call (and per actor batch).
+        batch_size: windows per embedder call and per actor batch (None: each
+            actor chooses its own; see the module doc).
         files_per_shard: files per shard.
         workers: embedding actors.
         address: a Ray cluster address (``"auto"``, ``"ray://host:10001"``).
@@ -248,7 +267,7 @@ def embed_pending(
                     "batch_size": batch_size,
                     "identity": store.identity._asdict(),
                 },
-                batch_size=batch_size,
+                batch_size=batch_size or (GPU_BATCH_CAP if gpus else CPU_BATCH_SIZE),
                 batch_format="numpy",
                 compute=ray.data.ActorPoolStrategy(size=workers),
                 num_gpus=gpus,
@@ -261,4 +280,6 @@ def embed_pending(
         context.execution_options.preserve_order, context.enable_progress_bars = saved
         if started:
             ray.shutdown()
-    return EmbedReport(store, writer.files_done, writer.windows, writer.skipped, already_stored)
+    return EmbedReport(
+        store, writer.files_done, writer.windows, writer.skipped, already_stored, writer.batch_size
+    )

@@ -77,7 +77,8 @@ def run_embed(args: argparse.Namespace) -> int:
     )
     print(
         f"wrote {args.output}: {embeddings.shape[0]} windows x {embeddings.shape[1]} from "
-        f"{len(files.used)} files ({identity}, win_dur {am.win_dur:g} s); "
+        f"{len(files.used)} files ({identity}, win_dur {am.win_dur:g} s, batch size "
+        f"{am.batch_size}); "
         f"{result.embedded} windows embedded, {result.reused} read from the embedding store"
     )
     print(f"\n({time.perf_counter() - start:.1f} s)")

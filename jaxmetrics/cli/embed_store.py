@@ -66,6 +66,10 @@ def check_ray_options(args: argparse.Namespace, to_store: bool) -> str:
     return "ray"
 
 
+def _batch_note(batch_size: int | None) -> str:
+    return "" if batch_size is None else f", batch size {batch_size}"
+
+
 def embed_into_store(args: argparse.Namespace, item: InputSet, executor: str) -> int:
     """Embed ``item``'s files into the store ``args.output``; report and return the exit status."""
     start = time.perf_counter()
@@ -93,6 +97,7 @@ def embed_into_store(args: argparse.Namespace, item: InputSet, executor: str) ->
         workers=args.workers or 1,
         ray_address=args.ray_address,
         num_gpus=args.num_gpus,
+        batch_size=args.batch_size,
     )
     skipped = [*item.skipped, *report.skipped]
     output.report_skipped(
@@ -106,7 +111,8 @@ def embed_into_store(args: argparse.Namespace, item: InputSet, executor: str) ->
         )
     print(
         f"wrote {args.output}: {store.windows} windows x {store.dim} from {len(store.files())} "
-        f"files ({store.identity.embedder}, win_dur {args.win_dur:g} s); this run embedded "
+        f"files ({store.identity.embedder}, win_dur {args.win_dur:g} s"
+        f"{_batch_note(report.batch_size)}); this run embedded "
         f"{report.windows} windows from {report.files} files, {report.already_stored} files "
         f"were already stored{' (Ray)' if executor == 'ray' else ''}"
     )

@@ -58,9 +58,11 @@ def build_metrics(args: argparse.Namespace, metrics: Sequence[str], progress: bo
 
     """
     from jaxmetrics.audio.audio_metrics import AudioMetrics
+    from jaxmetrics.audio.batch_size import CPU_BATCH_SIZE, batch_size_for
 
+    batch_size = getattr(args, "batch_size", CPU_BATCH_SIZE)  # embed's --batch-size only
     try:
-        return AudioMetrics(
+        am = AudioMetrics(
             metrics=list(metrics),
             embedder=named_embedder(args),
             win_dur=args.win_dur,
@@ -68,6 +70,7 @@ def build_metrics(args: argparse.Namespace, metrics: Sequence[str], progress: bo
             seed=getattr(args, "seed", 0),
             n_pca=getattr(args, "n_pca", None),
             mix_function=getattr(args, "mix_function", None),
+            batch_size=CPU_BATCH_SIZE if batch_size is None else batch_size,
             progress=progress,
         )
     except ImportError as err:
@@ -76,6 +79,9 @@ def build_metrics(args: argparse.Namespace, metrics: Sequence[str], progress: bo
         raise CliError(f"weights for {args.embedder!r} not available: {err}") from err
     except ValueError as err:  # an unknown name; a corrupt weights file
         raise CliError(f"--embedder {args.embedder}: {err}") from err
+    if batch_size is None:  # embed without --batch-size: chosen for the device
+        am.batch_size = batch_size_for(am)
+    return am
 
 
 def embedder_identity(am: Any, args: argparse.Namespace) -> str:

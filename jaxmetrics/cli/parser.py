@@ -265,6 +265,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="FILE.npz (one file), or a store folder: any name not ending in .npz",
     )
     _embedder_options(embed)
+    embed.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="windows per embedder call (default: chosen for the device: 32 on a CPU, from "
+        "the free memory on a GPU; with Ray, by each actor)",
+    )
     ray = embed.add_argument_group("Ray (store output only; needs pip install -e '.[ray]')")
     ray.add_argument("--ray", action="store_true", help="embed on a local Ray instance")
     ray.add_argument(

@@ -97,6 +97,7 @@ def test_ray_store_equals_in_process_store(folder, local_store, local_ray, tmp_p
     assert rows_per_shard[0] == rows_per_shard[1] and len(rows_per_shard[0]) == 4
     assert (report.files, len(report.skipped)) == (10, 2)
     assert report.windows == open_store(local_store).windows
+    assert report.batch_size == 32  # none given: each CPU actor chose the CPU size
     candidate = np.random.default_rng(3).normal(0, 0.2, (5, 16000 * 3)).astype(np.float32)
     results = []
     for s in (store, local_store):
@@ -151,7 +152,7 @@ def test_killed_embedding_actor_is_replaced_and_every_file_written_once(local_ra
     killer.join()
     assert killed, "no embedding actor was found to kill"
     assert killed[0][1] < 26  # killed before the last shard was written
-    assert report.files == 24
+    assert report.files == 24 and report.batch_size == 2  # the given size, in the actor too
     _same_store(store, clean)
     assert len(open_store(store).shards()) == 26  # each file in exactly one shard
 

@@ -248,3 +248,52 @@ def test_ray_with_one_worker_writes_the_local_store(data, tmp_path):
     ra, rb = a.read(), b.read()
     assert ra.paths.tolist() == rb.paths.tolist() and ra.windows.tolist() == rb.windows.tolist()
     np.testing.assert_allclose(ra.embeddings, rb.embeddings, rtol=0, atol=1e-6)
+
+
+def test_batch_size_reaches_embed_to_store_and_is_reported(data, tmp_path, monkeypatch, capsys):
+    from jaxmetrics.cli import embed_store as cli_embed_store
+    from jaxmetrics.cli import main
+
+    seen = []
+    real = cli_embed_store.embed_to_store
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["batch_size"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cli_embed_store, "embed_to_store", spy)
+    monkeypatch.setenv("JAXMETRICS_OFFLINE", "1")
+    cand = str(data / "cand")
+    assert main(["embed", cand, "-o", str(tmp_path / "two"), "--batch-size", "2", *LOGMEL]) == 0
+    assert "batch size 2)" in capsys.readouterr().out
+    assert main(["embed", cand, "-o", str(tmp_path / "auto"), *LOGMEL]) == 0
+    assert "batch size 32)" in capsys.readouterr().out  # chosen for the CPU
+    assert seen == [2, None]
+    two, auto = open_store(tmp_path / "two").read(), open_store(tmp_path / "auto").read()
+    assert two.paths.tolist() == auto.paths.tolist()
+    np.testing.assert_allclose(two.embeddings, auto.embeddings, rtol=0, atol=1e-6)
+
+
+def test_batch_size_is_honoured_for_npz_outputs(data, tmp_path):
+    out = str(tmp_path / "cand.npz")
+    proc = jm("embed", str(data / "cand"), "-o", out, "--batch-size", "3", *LOGMEL, cache=tmp_path)
+    assert "batch size 3)" in _ok(proc)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("0", "must be at least 1, got 0"),
+        ("-4", "must be at least 1"),
+        ("2.5", "expected a whole number, got '2.5'"),
+    ],
+)
+def test_bad_batch_sizes_are_argparse_errors(data, tmp_path, capsys, value, message):
+    from jaxmetrics.cli import main
+
+    store = tmp_path / "store"
+    with pytest.raises(SystemExit) as exit_:
+        main(["embed", str(data / "cand"), "-o", str(store), "--batch-size", value, *LOGMEL])
+    assert exit_.value.code == 2
+    assert f"argument --batch-size: {message}" in capsys.readouterr().err
+    assert not store.exists()
