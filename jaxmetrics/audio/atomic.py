@@ -41,6 +41,9 @@ def write_atomic(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None
     dest = Path(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     try:
+        # mkstemp makes the file private (0600); give it the mode open() would give
+        # a new file, or keep the mode of the file it replaces.
+        os.chmod(tmp_name, _mode_for(dest))
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -52,6 +55,15 @@ def write_atomic(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None
         raise
     _fsync_folder(dest.parent)
     return dest
+
+
+def _mode_for(dest: Path) -> int:
+    try:
+        return dest.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:

@@ -171,3 +171,23 @@ def test_save_is_atomic(state, tmp_path):
     with pytest.raises(FileNotFoundError):
         make().save_state(tmp_path / "nodir" / "x.npz")
     assert zipfile.is_zipfile(target)
+
+
+def test_atomic_writes_get_the_mode_a_plain_open_would_give(tmp_path):
+    """mkstemp's private 0600 must not leak into reports and CSVs meant to be shared."""
+    import os
+
+    from jaxmetrics.audio.atomic import write_text_atomic
+
+    old = os.umask(0o022)
+    try:
+        fresh = write_text_atomic(tmp_path / "new.csv", "a\n")
+        assert fresh.stat().st_mode & 0o777 == 0o644
+        kept = tmp_path / "kept.csv"
+        kept.write_text("old\n")
+        kept.chmod(0o640)
+        write_text_atomic(kept, "new\n")
+        assert kept.stat().st_mode & 0o777 == 0o640
+        assert kept.read_text() == "new\n"
+    finally:
+        os.umask(old)
