@@ -17,8 +17,24 @@ from jaxmetrics.analysis.extrapolation import (
     resample_indices,
     sample_sizes,
 )
+from jaxmetrics.analysis.file_bootstrap import (
+    FileIntervals,
+    file_bootstrap_intervals,
+    file_resamples,
+)
+from jaxmetrics.analysis.per_file import (
+    FileDiagnostics,
+    file_diagnostics,
+    file_frechet_distances,
+    worst_first,
+)
 from jaxmetrics.analysis.sweeps import kernel_distance_sweep, mmd2_sweep
 from jaxmetrics.metrics.apa import APA, apa, apa_batch, apa_from_distances
+from jaxmetrics.metrics.diagnostics import (
+    WindowDiagnostics,
+    window_diagnostics,
+    window_diagnostics_batch,
+)
 from jaxmetrics.metrics.evaluate import evaluate_batch
 from jaxmetrics.metrics.frechet import (
     frechet_distance,
@@ -54,6 +70,16 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "WindowDiagnostics",
+    "window_diagnostics",
+    "window_diagnostics_batch",
+    "FileIntervals",
+    "file_bootstrap_intervals",
+    "file_resamples",
+    "FileDiagnostics",
+    "file_diagnostics",
+    "file_frechet_distances",
+    "worst_first",
     "APA",
     "PRDC",
     "AudioMetrics",

@@ -57,8 +57,8 @@ def resolve_all(args: argparse.Namespace) -> tuple[Any, list[Any]]:
         :class:`~jaxmetrics.cli.stores.StoreInput` for an embedding store.
 
     """
-    check_apa_options(args)
     check_options(args)
+    check_apa_options(args)
     check_weights(args.weights, args.embedder)
     check_device(args.device, args.embedder)
     if args.no_cache and args.cache_dir:
