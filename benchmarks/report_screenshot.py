@@ -82,7 +82,7 @@ def evaluate(folder: Path) -> Path:
     run = jaxmetrics(
         "evaluate", "ref", "cand_a", "cand_b", "--embedder", "logmel",
         "--metrics", "fad,kd,prdc", "--ci", "0.95", "--inf", "--per-file", "per_file.csv",
-        "--report", "report.html", "--json", "results.json", "--no-progress",
+        "--report", "report.html", "--json", "results.json", "--no-progress", "--no-cache",
         cwd=folder,
     )  # fmt: skip
     if run.returncode not in (0, 1) or not (folder / "report.html").is_file():
@@ -105,7 +105,8 @@ def from_fixture(folder: Path) -> Path:
 
 
 def screenshot(report: Path, *, width: int, height: int) -> bytes:
-    """The top ``width`` x ``height`` pixels of ``report`` in headless Chromium, as PNG."""
+    """``report`` in headless Chromium, ``width`` wide, as PNG: the whole page, or its top
+    ``height`` pixels when it is longer (``height`` 0: the whole page, however long)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -115,8 +116,10 @@ def screenshot(report: Path, *, width: int, height: int) -> bytes:
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)  # no Selenium Manager
     try:
-        driver.set_window_size(width, height)
+        driver.set_window_size(width, 800)
         driver.get(report.as_uri())
+        page = int(driver.execute_script("return document.documentElement.scrollHeight"))
+        driver.set_window_size(width, min(page, height) if height else page)
         return driver.get_screenshot_as_png()
     finally:
         driver.quit()
@@ -130,7 +133,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0, help="clip length (default 15)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--width", type=int, default=1280)
-    parser.add_argument("--height", type=int, default=2200)
+    parser.add_argument(
+        "--height", type=int, default=0, help="at most this tall (default 0: the whole page)"
+    )
     parser.add_argument("--keep", type=Path, help="run in this folder and keep it")
     args = parser.parse_args()
     if args.output is None:
@@ -146,7 +151,7 @@ def main() -> None:
         png = screenshot(report, width=args.width, height=args.height)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(args.output, lambda f: f.write(png))
-    print(f"wrote {args.output} ({len(png)} bytes, {args.width}x{args.height})")
+    print(f"wrote {args.output} ({len(png)} bytes, {args.width} pixels wide)")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ td.copies { color: #a00; font-weight: bold; }
 .note, figcaption { color: #555; font-size: .85rem; }
 .path { word-break: break-all; font-family: ui-monospace, monospace; font-size: .85rem; }
 td .note { display: block; min-width: 9rem; }
-audio { height: 2rem; max-width: 260px; }
+audio { height: 2rem; width: 190px; }
 figure { margin: 1rem 0; }
 img { max-width: 100%; height: auto; }
 .figures { display: flex; flex-wrap: wrap; gap: 0 1.5rem; }

@@ -167,12 +167,12 @@ def per_file_table(
         "<th>distance</th><th>likely copies</th></tr>"
     )
     rows = [head]
+    notes: dict[str, int] = {}  # each distinct FAD note once, under the table, by number
     for i, row in enumerate(files[:limit], start=1):
         row = _dict(row)
         note = row.get("fad_note")
-        fad = fmt(row.get("fad")) + (
-            f'<br><span class="note">{escape(str(note))}</span>' if note else ""
-        )
+        mark = notes.setdefault(str(note), len(notes) + 1) if note else None
+        fad = fmt(row.get("fad")) + (f"<sup>[{mark}]</sup>" if mark else "")
         in_manifold = row.get("in_manifold")
         in_cell = f"{in_manifold:.0%}" if isinstance(in_manifold, (int, float)) else "—"
         copies = row.get("likely_copies")
@@ -188,6 +188,8 @@ def per_file_table(
             f"<td{copy_class}>{fmt(copies)}</td></tr>"
         )
     table = '<div class="scroll"><table class="per-file">' + "".join(rows) + "</table></div>"
+    for note, mark in notes.items():
+        table += f'<p class="note"><sup>[{mark}]</sup> {escape(note)}</p>'
     left = len(files) - limit
     if left > 0:
         table += (

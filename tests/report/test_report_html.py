@@ -132,7 +132,13 @@ def test_the_per_file_table_keeps_the_given_order_and_is_capped(rich):
     assert len(rows) == PER_FILE_ROWS
     assert [r[1] for r in rows] == [f["path"] for f in files[:PER_FILE_ROWS]]
     assert [r[0] for r in rows] == [str(i) for i in range(1, PER_FILE_ROWS + 1)]
-    assert rows[0][3].startswith("10") and "singular covariance" in rows[0][3]
+    # the note is written once under the table and marked in the cell
+    assert rows[0][3].startswith("10") and rows[0][3].endswith("[1]")
+    shown = [
+        {f["fad_note"] for f in found["files"][:PER_FILE_ROWS] if f.get("fad_note")}
+        for found in rich_results()["diagnostics"].values()
+    ]
+    assert text.count("singular covariance") == sum(len(notes) for notes in shown)
     assert rows[0][7].startswith("ref/r000.wav at 0 s")
     assert f"{len(files) - PER_FILE_ROWS} more are left out here" in text
     assert "lists them all" in text
