@@ -26,7 +26,10 @@ the rows; two store sizes show how it grows.
 Projection: from the steady VGGish rate per actor measured here, the wall
 time of 1,000,000 clips of 10 s (two 5-s windows each) on N such CPU actors,
 assuming linear scaling (the actors share nothing but the driver, which only
-writes shards). No GPU was measured, so no GPU figure is projected.
+writes shards). No GPU was measured, so no GPU rate is assumed: for 8 and
+64 GPUs the wall time is written as a formula of the GPU actor's rate, with
+the lower bound that the measured CPU side of a window (decode, resample,
+cut; the logmel in-process rate) sets for a given number of cores per GPU.
 
 Usage: python benchmarks/bench_store.py [--logmel-windows 800] [--vggish-windows 96]
        [--stats-windows 100000 1000000] [--repeats 3] [--quick]
@@ -167,6 +170,27 @@ def _stats_memory(work: Path, windows: int) -> None:
     )
 
 
+def _gpu_on_paper(windows: int, feed: float, fixed: float) -> None:
+    """The GPU projection from what was measured here: no GPU rate is assumed."""
+    core_hours = windows / feed / 3600
+    print("\n### On paper: the same clips on 8 and 64 GPUs\n")
+    print(
+        "No GPU was measured here, so no GPU embedding rate is assumed. What was measured: "
+        f"the CPU side of a window (decode, resample, cut, and the cheap logmel) at {feed:.0f} "
+        f"windows/s on one core, {core_hours:.2f} core-hours for all {windows:,} windows; "
+        f"Ray's fixed cost per job, {fixed:.1f} s. With n GPU actors, c CPU cores feeding "
+        "each and r_gpu the VGGish windows/s of one GPU actor (time `jaxmetrics embed "
+        "... --ray --num-gpus 1` on n and 2n windows, as above),\n"
+    )
+    print("    wall ~ fixed + W / (n min(r_gpu, c feed)),   GPU-hours = n wall\n")
+    print("The CPU side alone bounds the wall time from below (r_gpu unlimited):\n")
+    print("| GPUs | c = 4 cores each | c = 8 | c = 16 |")
+    print("|---|---|---|---|")
+    for n in (8, 64):
+        cells = [f"{(fixed + windows / (n * c * feed)) / 60:.1f} min" for c in (4, 8, 16)]
+        print(f"| {n} | {' | '.join(cells)} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--logmel-windows", type=int, default=800)
@@ -207,7 +231,7 @@ def main() -> None:
         warm = _folder(work / "warm-up", 8)
         for workers in (1, 2):  # Ray's first jobs start its worker processes: not timed
             _time_run(warm, work / f"warm-store-{workers}", "vggish", "ray", workers)
-        _throughput(work, "logmel", args.logmel_windows, args.repeats)
+        logmel = _throughput(work, "logmel", args.logmel_windows, args.repeats)
         vggish = _throughput(work, "vggish", args.vggish_windows, args.repeats)
         ray.shutdown()
         for windows in args.stats_windows:
@@ -218,6 +242,7 @@ def main() -> None:
         print(f"At the steady rate of one CPU actor here ({rate:.2f} win/s), linear scaling:")
         for n in (8, 64):
             print(f"- {n} CPU actors: {windows / (rate * n) / 3600:.1f} h")
+        _gpu_on_paper(windows, logmel["in-process"][0], vggish["Ray, 1 actor"][1])
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

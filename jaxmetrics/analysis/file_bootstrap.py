@@ -157,7 +157,10 @@ def file_bootstrap_intervals(
     fad_reference = reference if reference_stats is None else reference_stats
     values: dict[str, list[float]] = {}
     for start in range(0, num_resamples, CHUNK):
-        part = slice(start, start + CHUNK)
+        # every chunk has CHUNK resamples (the last one repeats its first), so each
+        # metric compiles once; the repeats are dropped below
+        part = np.minimum(np.arange(start, start + CHUNK), num_resamples - 1)
+        real = min(CHUNK, num_resamples - start)
         stack, sizes = candidate[indices[part]], counts[part]
         found = {}
         if "fad" in metrics:
@@ -175,7 +178,7 @@ def file_bootstrap_intervals(
         if "prdc" in metrics:
             found.update(prdc_batch(reference, stack, counts=sizes, k=prdc_k)._asdict())
         for name, v in found.items():
-            values.setdefault(name, []).extend(np.asarray(v, np.float64).tolist())
+            values.setdefault(name, []).extend(np.asarray(v, np.float64)[:real].tolist())
     alpha = 1.0 - float(level)
     arrays = {name: np.asarray(v) for name, v in values.items()}
     low = {name: float(np.quantile(v, alpha / 2)) for name, v in arrays.items()}
