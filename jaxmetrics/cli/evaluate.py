@@ -271,7 +271,7 @@ class _Run:
         extras: dict[str, Any] = {}
         if self.diagnostics is not None and self.rows is not None:
             extras = self.diagnostics.candidate(spec, self.rows)
-            run_extras.print_extras(spec, extras, self.args)
+            run_extras.print_extras(result, extras, self.args)
             if self.args.per_file:
                 csv_output.write_per_file(self.args.per_file, self.summary["diagnostics"])
         if self.args.csv:

@@ -51,10 +51,14 @@ def _interval(values: list[float] | None) -> str:
     return "" if values is None else f" [{values[0]:.5g}, {values[1]:.5g}]"
 
 
-def print_extras(spec: str, extras: dict[str, Any], args: argparse.Namespace) -> None:
+def print_extras(
+    result: dict[str, float], extras: dict[str, Any], args: argparse.Namespace
+) -> None:
     """Print, under a set's row, what the diagnostics options found."""
     if "intervals" in extras:
-        parts = [f"{name} {_interval(iv).strip()}" for name, iv in extras["intervals"].items()]
+        parts = [
+            f"{name} {result[name]:.5g}{_interval(iv)}" for name, iv in extras["intervals"].items()
+        ]
         print(f"  {args.ci:.0%} interval (files resampled): " + ", ".join(parts))
     if "inf" in extras:
         inf = extras["inf"]
