@@ -28,36 +28,17 @@ import subprocess
 import sys
 import tempfile
 import time
-import wave
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import run_recorded  # noqa: E402
+from report_screenshot import LEVELS, write_audio  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-SR = 16_000
-LEVELS = {"cand_a": 0.25, "cand_b": 1.0}
 COMMON = ["--embedder", "logmel", "--win-dur", "1", "--metrics", "fad,kd,prdc", "--no-progress"]
 EXTRAS = ["--ci", "0.95", "--inf", "--per-file", "per_file.csv", "--report", "report.html"]
-
-
-def _write_audio(folder: Path, clips: int, seconds: float) -> None:
-    from jaxmetrics.audio.synthetic_audio import degraded_audio_sets
-
-    reference, candidates = degraded_audio_sets(
-        clips=clips, seconds=seconds, sr=SR, levels=tuple(LEVELS.values()), seed=0
-    )
-    sets = {"ref": reference, **{n: candidates[f"level={v:g}"] for n, v in LEVELS.items()}}
-    for name, audio in sets.items():
-        (folder / name).mkdir(parents=True)
-        for i, clip in enumerate(audio):
-            with wave.open(str(folder / name / f"clip{i:03d}.wav"), "wb") as f:
-                f.setnchannels(1)
-                f.setsampwidth(2)
-                f.setframerate(SR)
-                f.writeframes((np.clip(clip, -1, 1) * 32767).astype("<i2").tobytes())
 
 
 def _run(folder: Path, cache: Path, extra: list[str]) -> float:
@@ -137,7 +118,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench_diagnostics-"))
     try:
         cache = work / "cache"
-        _write_audio(work, args.clips, args.seconds)
+        write_audio(work, args.clips, args.seconds, seed=0)
         windows = int(args.clips * args.seconds)
         start = time.perf_counter()
         _run(work, cache, [])  # fills the embedding cache: both timed runs read it

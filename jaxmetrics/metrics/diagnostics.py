@@ -46,7 +46,7 @@ from jaxmetrics._src import precision as _precision
 from jaxmetrics._src import validation as _validation
 from jaxmetrics._src.nearest import nearest_rows
 from jaxmetrics.metrics import sets as _sets
-from jaxmetrics.metrics.prdc import block_for
+from jaxmetrics.metrics.prdc import block_for, check_batch_inputs
 
 __all__ = ["WindowDiagnostics", "window_diagnostics", "window_diagnostics_batch"]
 
@@ -181,15 +181,9 @@ def window_diagnostics_batch(
       NeurIPS 2019, arXiv:1904.06991.
 
     """
-    k = _validation.check_positive_int(k, "k")
-    block_size = _validation.check_positive_int(block_size, "block_size", minimum=8)
-    reference = _validation.check_embeddings(
-        reference, "reference", min_rows=k + 1, why=f"for k={k} nearest neighbours"
+    k, block_size, reference, cands, counts = check_batch_inputs(
+        reference, candidates, counts, k, block_size
     )
-    cands, counts = _sets.check_candidates(
-        candidates, counts, name="candidates", min_rows=k + 1, why=f"for k={k} nearest neighbours"
-    )
-    _validation.check_same_dim(reference, cands, "reference", "candidates")
     groups = _check_groups(reference_groups, reference.shape[0])
     if not isinstance(copy_quantile, (float, int)) or not 0.0 <= copy_quantile <= 1.0:
         raise ValueError(f"copy_quantile must be a number in [0, 1], got {copy_quantile!r}")

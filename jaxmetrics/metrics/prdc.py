@@ -39,7 +39,7 @@ from jaxmetrics._src import precision as _precision
 from jaxmetrics._src import validation as _validation
 from jaxmetrics.metrics import sets as _sets
 
-__all__ = ["PRDC", "prdc", "prdc_engine", "block_for"]
+__all__ = ["PRDC", "block_for", "check_batch_inputs", "prdc", "prdc_engine"]
 
 
 class PRDC(NamedTuple):
@@ -236,6 +236,24 @@ def _prdc_batch(ref, cands, counts, ref_sizes, *, k, block, dtype, devices):
     return _sets.map_sets(one, reference_part(ref, scaling), [cands, counts], devices)
 
 
+def check_batch_inputs(reference, candidates, counts, k, block_size):
+    """The checks of the k-NN batched forms: ``(k, block_size, reference, stack, counts)``.
+
+    Raises the ``TypeError``/``ValueError`` of :func:`prdc`, naming the
+    argument, for a bad ``k`` or ``block_size``, sets with ``k`` rows or
+    fewer, or different dimensions.
+    """
+    k = _validation.check_positive_int(k, "k")
+    block_size = _validation.check_positive_int(block_size, "block_size", minimum=8)
+    why = f"for k={k} nearest neighbours"
+    reference = _validation.check_embeddings(reference, "reference", min_rows=k + 1, why=why)
+    cands, counts = _sets.check_candidates(
+        candidates, counts, name="candidates", min_rows=k + 1, why=why
+    )
+    _validation.check_same_dim(reference, cands, "reference", "candidates")
+    return k, block_size, reference, cands, counts
+
+
 def prdc_batch(
     reference: ArrayLike,
     candidates: ArrayLike | Sequence[ArrayLike],
@@ -267,15 +285,9 @@ def prdc_batch(
       Naeem et al., arXiv:2002.09797.
 
     """
-    k = _validation.check_positive_int(k, "k")
-    block_size = _validation.check_positive_int(block_size, "block_size", minimum=8)
-    reference = _validation.check_embeddings(
-        reference, "reference", min_rows=k + 1, why=f"for k={k} nearest neighbours"
+    k, block_size, reference, cands, counts = check_batch_inputs(
+        reference, candidates, counts, k, block_size
     )
-    cands, counts = _sets.check_candidates(
-        candidates, counts, name="candidates", min_rows=k + 1, why=f"for k={k} nearest neighbours"
-    )
-    _validation.check_same_dim(reference, cands, "reference", "candidates")
     devices = _sets.resolve_devices(devices)
     with _precision.precision_scope(precision, False) as dtype:
         reference, cands = _distance_bounds.lift_to_normal_range([reference, cands], dtype)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxmetrics.cli.output import BETTER
+
 EVIL = "cand_a/<script>alert(1)</script>.wav"
 SETS = ("cand_a/", "cand_b/")
 
@@ -119,17 +121,7 @@ def rich_results(audio_dir: Path | None = None) -> dict:
             }
         ],
         "inf": inf,
-        "better": {
-            "fad": "lower",
-            "kernel_distance_mean": "lower",
-            "kernel_distance_std": "",
-            "precision": "higher",
-            "recall": "higher",
-            "density": "higher",
-            "coverage": "higher",
-            "apa": "higher",
-            "fad_inf": "lower",
-        },
+        "better": {**BETTER, "fad_inf": "lower"},
         "diagnostics": diagnostics,
         "projection": {
             "method": "PCA (2 components) of the reference and candidate embeddings, "
@@ -143,3 +135,17 @@ def rich_results(audio_dir: Path | None = None) -> dict:
 def minimal_results() -> dict:
     """Only ``results``: what an older results file guarantees."""
     return {"results": {"cand/": {"fad": 1.5, "precision": 0.5}}}
+
+
+# The report's sections, in the order a reader meets them (ids in the HTML).
+SECTIONS = [
+    "run",
+    "summary",
+    "comparisons",
+    "projection",
+    "fad-inf",
+    "realism",
+    "per-file-1",
+    "per-file-2",
+    "skipped",
+]

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixtures import rich_results
+from fixtures import SECTIONS, rich_results
 
 from jaxmetrics.report import write_report
 
@@ -32,17 +32,6 @@ pytest.importorskip("matplotlib")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 DRIVER = "/usr/bin/chromedriver"
 BROWSERS = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
-SECTIONS = [
-    "run",
-    "summary",
-    "comparisons",
-    "projection",
-    "fad-inf",
-    "realism",
-    "per-file-1",
-    "per-file-2",
-    "skipped",
-]
 
 
 def _unavailable() -> str | None:

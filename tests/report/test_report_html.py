@@ -9,7 +9,7 @@ import urllib.parse
 from html.parser import HTMLParser
 
 import pytest
-from fixtures import EVIL, minimal_results, rich_results
+from fixtures import EVIL, SECTIONS, minimal_results, rich_results
 
 from jaxmetrics.report import INSTALL_HINT, build_report, require_matplotlib, write_report
 from jaxmetrics.report.tables import PER_FILE_ROWS
@@ -93,18 +93,7 @@ def rich(tmp_path_factory):
 
 def test_the_sections_are_there_in_order(rich):
     _, page = rich
-    expected = [
-        "run",
-        "summary",
-        "comparisons",
-        "projection",
-        "fad-inf",
-        "realism",
-        "per-file-1",
-        "per-file-2",
-        "skipped",
-    ]
-    assert page.ids == expected
+    assert page.ids == SECTIONS
     assert page.title == "jaxmetrics report"
     assert any(m.get("charset") == "utf-8" for m in page.meta)
     assert any(m.get("name") == "viewport" for m in page.meta)
