@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import itertools
+import os
 import platform
 from typing import Any
 
@@ -37,6 +38,7 @@ def header() -> dict[str, Any]:
     return {
         "format": RESULTS_FORMAT,
         "date": _now(),
+        "cwd": os.getcwd(),  # relative paths below start here (the report's audio links)
         "versions": {
             "jaxmetrics": VERSION,
             "jax": jax.__version__,

@@ -208,7 +208,7 @@ def _diagnostics_note(diag: Mapping[str, Any]) -> str:
     return f'<p class="note">{escape("; ".join(facts))}.</p>' if facts else ""
 
 
-def _per_file(diagnostics: Mapping[str, Any], base_dir: Path) -> str:
+def _per_file(diagnostics: Mapping[str, Any], base_dir: Path, origin: str | None) -> str:
     sections = []
     for n, (name, diag) in enumerate(diagnostics.items(), start=1):
         diag = _dict(diag)
@@ -218,7 +218,7 @@ def _per_file(diagnostics: Mapping[str, Any], base_dir: Path) -> str:
         body = (
             f"<p>Files of <b>{escape(str(name))}</b>, worst first.</p>"
             + _diagnostics_note(diag)
-            + tables.per_file_table(files, base_dir)
+            + tables.per_file_table(files, base_dir, origin=origin)
         )
         sections.append(_section(f"per-file-{n}", f"Per file: {name}", body))
     return "".join(sections)
@@ -262,6 +262,7 @@ def build_report(results: Mapping[str, Any], *, base_dir: str | os.PathLike[str]
     plots.require_matplotlib()
     base = Path(base_dir)
     diagnostics = _dict(results.get("diagnostics"))
+    origin = results.get("cwd")  # where the run's relative paths start
     body = "".join(
         [
             f'<header id="run"><h1>{TITLE}</h1>{_facts(results)}</header>',
@@ -270,7 +271,7 @@ def build_report(results: Mapping[str, Any], *, base_dir: str | os.PathLike[str]
             _projection(results),
             _fad_inf(results),
             _realism(diagnostics),
-            _per_file(diagnostics, base),
+            _per_file(diagnostics, base, origin if isinstance(origin, str) else None),
             _skipped(results),
         ]
     )

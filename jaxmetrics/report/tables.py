@@ -121,40 +121,48 @@ def summary_table(report: Mapping[str, Any]) -> str:
     return '<div class="scroll"><table class="summary">' + "".join(rows) + "</table></div>"
 
 
-def audio_src(path: str, base_dir: Path) -> str:
+def audio_src(path: str, base_dir: Path, origin: str | None = None) -> str:
     """``path`` relative to ``base_dir`` (the report's folder), URL-quoted for a ``src``.
 
-    A relative ``path`` is taken relative to the current folder, as the run that
-    wrote the results took it.
+    A relative ``path`` is taken relative to ``origin``, the folder the run
+    that wrote the results ran in (its ``cwd``), or to the current folder
+    when the results do not say.
     """
-    relative = os.path.relpath(os.path.abspath(path), os.path.abspath(base_dir))
+    where = os.path.join(origin, path) if origin else path
+    relative = os.path.relpath(os.path.abspath(where), os.path.abspath(base_dir))
     return urllib.parse.quote(relative.replace(os.sep, "/"))
 
 
-def _player(path: Any, base_dir: Path) -> str:
+def _player(path: Any, base_dir: Path, origin: str | None) -> str:
     if not isinstance(path, str) or not path:
         return ""
-    src = escape(audio_src(path, base_dir), quote=True)
+    src = escape(audio_src(path, base_dir, origin), quote=True)
     return f'<audio controls preload="none" src="{src}"></audio>'
 
 
-def _nearest(row: Mapping[str, Any], base_dir: Path) -> str:
+def _nearest(row: Mapping[str, Any], base_dir: Path, origin: str | None) -> str:
     path = row.get("nearest_reference")
     if path is None:
         return "—"
     offset = row.get("nearest_offset")
     at = f" at {fmt(offset)} s" if offset is not None else ""
-    return f'<span class="path">{escape(str(path))}</span>{at}<br>{_player(path, base_dir)}'
+    player = _player(path, base_dir, origin)
+    return f'<span class="path">{escape(str(path))}</span>{at}<br>{player}'
 
 
 def per_file_table(
-    files: Sequence[Mapping[str, Any]], base_dir: Path, *, limit: int = PER_FILE_ROWS
+    files: Sequence[Mapping[str, Any]],
+    base_dir: Path,
+    *,
+    origin: str | None = None,
+    limit: int = PER_FILE_ROWS,
 ) -> str:
     """The first ``limit`` files (the results list them worst first), with audio players.
 
     Args:
         files: rows of ``diagnostics[set]["files"]``, already sorted worst first.
         base_dir: the folder the report is written to; players link relative to it.
+        origin: the folder relative file paths are taken from (the run's ``cwd``).
         limit: rows shown; a note counts the rest.
 
     Returns:
@@ -180,10 +188,10 @@ def per_file_table(
         rows.append(
             f"<tr><td>{i}</td>"
             f'<td><span class="path">{fmt(row.get("path"))}</span><br>'
-            f"{_player(row.get('path'), base_dir)}</td>"
+            f"{_player(row.get('path'), base_dir, origin)}</td>"
             f"<td>{fmt(row.get('windows'))}</td><td>{fad}</td>"
             f"<td>{fmt(row.get('realism_mean'))}</td><td>{fmt(row.get('realism_min'))}</td>"
-            f"<td>{in_cell}</td><td>{_nearest(row, base_dir)}</td>"
+            f"<td>{in_cell}</td><td>{_nearest(row, base_dir, origin)}</td>"
             f"<td>{fmt(row.get('nearest_distance'))}</td>"
             f"<td{copy_class}>{fmt(copies)}</td></tr>"
         )

@@ -208,3 +208,13 @@ def test_a_missing_matplotlib_says_what_to_install(monkeypatch):
     with pytest.raises(ImportError) as info:
         build_report(minimal_results(), base_dir=".")
     assert str(info.value) == INSTALL_HINT
+
+
+def test_audio_links_start_from_the_folder_the_run_was_in(tmp_path):
+    """``jaxmetrics report`` run elsewhere still links the files the run read."""
+    results = rich_results()
+    results["cwd"] = str(tmp_path / "run")
+    text = build_report(results, base_dir=tmp_path / "reports")
+    first = results["diagnostics"]["cand_a/"]["files"][0]["path"]
+    expected = urllib.parse.quote(f"../run/{first}")
+    assert f'src="{expected}"' in text
