@@ -19,6 +19,7 @@ actor, on its own device).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "default_batch_size",
     "device_kind",
     "window_bytes",
+    "with_device_batch_size",
 ]
 
 CPU_BATCH_SIZE = 32
@@ -93,3 +95,15 @@ def batch_size_for(metrics: Any) -> int:
 
         free, _ = torch.cuda.mem_get_info(metrics.embedder.device)
     return default_batch_size(kind, free, window_bytes(metrics.window_length))
+
+
+def with_device_batch_size(build: Callable[[int], Any], batch_size: int | None) -> Any:
+    """``build(batch_size)``, an :class:`AudioMetrics`; with ``None``, sized for its device.
+
+    The device is known only once the embedder is built, so it is built with
+    :data:`CPU_BATCH_SIZE` and then given :func:`batch_size_for` its device.
+    """
+    metrics = build(CPU_BATCH_SIZE if batch_size is None else batch_size)
+    if batch_size is None:
+        metrics.batch_size = batch_size_for(metrics)
+    return metrics

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from jaxmetrics.audio.batch_size import CPU_BATCH_SIZE, batch_size_for
+from jaxmetrics.audio.batch_size import with_device_batch_size
 from jaxmetrics.audio.files import AUDIO_EXTENSIONS, InputError, Skipped, find_audio, read_mono
 from jaxmetrics.audio.store import (
     EmbeddingStore,
@@ -170,17 +170,17 @@ def metrics_for_store(
     """
     from jaxmetrics.audio.audio_metrics import AudioMetrics
 
-    am = AudioMetrics(
-        ["kd"],
-        embedder=embedder,
-        win_dur=win_dur,
-        device=device,
-        batch_size=CPU_BATCH_SIZE if batch_size is None else batch_size,
-        progress=False,
-    )
-    if batch_size is None:
-        am.batch_size = batch_size_for(am)
-    return am
+    def build(size: int) -> Any:
+        return AudioMetrics(
+            ["kd"],
+            embedder=embedder,
+            win_dur=win_dur,
+            device=device,
+            batch_size=size,
+            progress=False,
+        )
+
+    return with_device_batch_size(build, batch_size)
 
 
 def split_embeddings(decoded: Sequence[DecodedFile], rows: np.ndarray) -> list[FileEmbeddings]:

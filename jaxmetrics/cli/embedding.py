@@ -58,11 +58,10 @@ def build_metrics(args: argparse.Namespace, metrics: Sequence[str], progress: bo
 
     """
     from jaxmetrics.audio.audio_metrics import AudioMetrics
-    from jaxmetrics.audio.batch_size import CPU_BATCH_SIZE, batch_size_for
+    from jaxmetrics.audio.batch_size import CPU_BATCH_SIZE, with_device_batch_size
 
-    batch_size = getattr(args, "batch_size", CPU_BATCH_SIZE)  # embed's --batch-size only
-    try:
-        am = AudioMetrics(
+    def build(size: int) -> Any:
+        return AudioMetrics(
             metrics=list(metrics),
             embedder=named_embedder(args),
             win_dur=args.win_dur,
@@ -70,18 +69,20 @@ def build_metrics(args: argparse.Namespace, metrics: Sequence[str], progress: bo
             seed=getattr(args, "seed", 0),
             n_pca=getattr(args, "n_pca", None),
             mix_function=getattr(args, "mix_function", None),
-            batch_size=CPU_BATCH_SIZE if batch_size is None else batch_size,
+            batch_size=size,
             progress=progress,
         )
+
+    # embed's --batch-size only (None: chosen for the device); evaluate keeps 32
+    batch_size = getattr(args, "batch_size", CPU_BATCH_SIZE)
+    try:
+        return with_device_batch_size(build, batch_size)
     except ImportError as err:
         raise CliError(f"embedder {args.embedder!r} cannot be built: {err}") from err
     except FileNotFoundError as err:  # embedders.WeightsNotFoundError
         raise CliError(f"weights for {args.embedder!r} not available: {err}") from err
     except ValueError as err:  # an unknown name; a corrupt weights file
         raise CliError(f"--embedder {args.embedder}: {err}") from err
-    if batch_size is None:  # embed without --batch-size: chosen for the device
-        am.batch_size = batch_size_for(am)
-    return am
 
 
 def embedder_identity(am: Any, args: argparse.Namespace) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from jaxmetrics._src.version import VERSION
 from jaxmetrics.audio import metric_names
@@ -47,44 +48,27 @@ def _metric_parser(allowed: tuple[str, ...]):
 parse_metrics = _metric_parser(METRICS)
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
-    return value
+def _number(kind: type, expected: str, holds: Any, rule: str) -> Any:
+    """An argparse type: ``kind(text)`` if ``holds`` accepts it, else an error saying why."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if not holds(value):
+            raise argparse.ArgumentTypeError(f"{rule}, got {text}")
+        return value
+
+    return parse
 
 
-def _nonnegative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _level(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a level such as 0.95, got {text!r}") from None
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (e.g. 0.95), got {text}")
-    return value
+_positive_float = _number(float, "seconds", lambda v: v > 0, "must be a positive number of seconds")
+_nonnegative_float = _number(float, "a number", lambda v: v >= 0, "must be 0 or more")
+_positive_int = _number(int, "a whole number", lambda v: v >= 1, "must be at least 1")
+_level = _number(
+    float, "a level such as 0.95", lambda v: 0.0 < v < 1.0, "must be between 0 and 1 (e.g. 0.95)"
+)
 
 
 def _diagnostics_options(parser: argparse.ArgumentParser) -> None:

@@ -60,23 +60,25 @@ class SetRows(NamedTuple):
         return cls(read.embeddings, paths, ids.reshape(-1), np.asarray(read.windows))
 
 
+def _asked(args: argparse.Namespace) -> list[str]:
+    """The options given that this module computes (``--csv`` needs no rows: not one)."""
+    given = (
+        ("--per-file", args.per_file),
+        ("--ci", args.ci),
+        ("--inf", args.inf),
+        ("--report", args.report),
+    )
+    return [flag for flag, value in given if value]
+
+
 def wanted(args: argparse.Namespace) -> bool:
-    """Whether the command line asks for anything this module computes."""
-    return bool(args.per_file or args.ci or args.inf or args.report or args.csv)
+    """Whether the command line asks for anything this module computes (the rows are kept)."""
+    return bool(_asked(args))
 
 
 def check_options(args: argparse.Namespace) -> None:
-    """Refuse combinations that cannot work, before any embedding."""
-    asked = [
-        flag
-        for flag, value in (
-            ("--per-file", args.per_file),
-            ("--ci", args.ci),
-            ("--inf", args.inf),
-            ("--report", args.report),
-        )
-        if value
-    ]
+    """Refuse combinations that cannot work, before any embedding (the level: the parser)."""
+    asked = _asked(args)
     if not asked:
         return
     if "apa" in args.metrics:
@@ -86,8 +88,6 @@ def check_options(args: argparse.Namespace) -> None:
         )
     if args.n_pca is not None:
         raise CliError(f"{', '.join(asked)}: work on the embeddings themselves; leave out --n-pca")
-    if args.ci is not None and not 0.0 < args.ci < 1.0:
-        raise CliError(f"--ci {args.ci:g}: the interval's level must be in (0, 1), e.g. 0.95")
 
 
 def _projection(reference: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -172,7 +172,8 @@ class SetDiagnostics:
         files = file_diagnostics(windows, cand.file_ids, fad)
         dim = cand.rows.shape[1]
         rows = []
-        for row, f in zip(as_rows(files, worst_first(files)), worst_first(files), strict=True):
+        order = worst_first(files)
+        for row, f in zip(as_rows(files, order), order, strict=True):
             nearest = int(row.pop("nearest"))
             row["path"] = cand.paths[f]
             row["window_offset"] = int(row.pop("nearest_window")) * self.args.win_dur
