@@ -134,6 +134,9 @@ def file_diagnostics(
 
     """
     ids, count = _file_ids(candidate_files, windows.realism.shape[0])
+    fad = np.full(count, np.nan) if fad is None else np.asarray(fad, np.float64)
+    if fad.shape != (count,):
+        raise ValueError(f"fad must have one value per file ({count}), got shape {fad.shape}")
     sizes = np.bincount(ids, minlength=count)
 
     def mean(values: np.ndarray) -> np.ndarray:
@@ -146,14 +149,10 @@ def file_diagnostics(
     rank = np.empty(ids.shape[0], np.int64)  # each row's place in a stable sort by file
     rank[np.argsort(ids, kind="stable")] = np.arange(ids.shape[0])
     position = rank - np.searchsorted(np.sort(ids), ids)  # its window number in the file
-    fad = np.full(count, np.nan) if fad is None else np.asarray(fad, np.float64)
-    if fad.shape != (count,):
-        raise ValueError(f"fad must have one value per file ({count}), got shape {fad.shape}")
-    realism = np.where(np.isfinite(windows.realism), windows.realism, np.nan)
-    with np.errstate(invalid="ignore"):
-        realism_mean = np.bincount(ids, weights=np.nan_to_num(realism, nan=0.0), minlength=count)
-        finite = np.bincount(ids, weights=np.isfinite(realism), minlength=count)
-        realism_mean = np.where(finite > 0, realism_mean / np.maximum(finite, 1), np.inf)
+    finite = np.isfinite(windows.realism)
+    total = np.bincount(ids, weights=np.where(finite, windows.realism, 0.0), minlength=count)
+    kept = np.bincount(ids, weights=finite, minlength=count)
+    realism_mean = np.where(kept > 0, total / np.maximum(kept, 1), np.inf)
     return FileDiagnostics(
         windows=sizes,
         fad=fad,
